@@ -1,0 +1,60 @@
+# scopegate — build, test and run. See README.md.
+GO        ?= go
+WASM      := dist/scopegate.wasm
+OVERLAY   := build/overlay/overlay.json
+WASM_ENV  := GOOS=wasip1 GOARCH=wasm CGO_ENABLED=0
+# Packages that are compiled into the wasm module; linted for wasip1 too.
+WASM_PKGS := ./cmd/scopegate ./filter/... ./jwt/...
+FUZZTIME  ?= 5s
+TESTFLAGS ?= -count=1 -timeout=20m
+
+.PHONY: all wasm overlay test unit fuzz-short lint bench run clean fuzz soak oci
+
+all: wasm
+
+# The runtime overlay makes an ENOSYS poll_oneoff harmless (see README,
+# "Envoy 1.33+ and poll_oneoff"); it is generated from the installed Go's own sources.
+overlay:
+	$(GO) run ./internal/tools/runtimeoverlay -out build/overlay
+
+wasm: overlay
+	@mkdir -p dist
+	$(WASM_ENV) $(GO) build -buildmode=c-shared -trimpath -overlay $(OVERLAY) -o $(WASM) ./cmd/scopegate
+	@ls -l $(WASM)
+
+# `make test` is the whole suite: lint, the wasm build, every Go test (unit,
+# wasm-in-host e2e, the oidc-provider e2e, which installs its npm packages
+# itself), and each fuzz target for a short fixed budget.
+test: lint wasm unit fuzz-short
+
+unit:
+	$(GO) test $(TESTFLAGS) ./...
+
+fuzz-short:
+	./scripts/fuzz.sh $(FUZZTIME)
+
+fuzz:
+	./scripts/fuzz.sh 2m
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(WASM_ENV) $(GO) vet $(WASM_PKGS)
+	$(GO) tool staticcheck ./...
+	$(WASM_ENV) $(GO) tool staticcheck $(WASM_PKGS)
+
+bench: wasm
+	./scripts/bench.sh
+
+soak: wasm
+	SCOPEGATE_SOAK=long $(GO) test -count=1 -timeout=60m -run 'TestSoak' -v ./e2e/
+
+run: wasm
+	$(GO) run ./cmd/demo
+
+oci: wasm
+	$(GO) run ./cmd/scopegate-oci -wasm $(WASM) -out dist/oci $(if $(REF),-push $(REF))
+
+clean:
+	rm -rf dist build

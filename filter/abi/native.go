@@ -1,0 +1,107 @@
+//go:build !wasip1
+
+package abi
+
+import (
+	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
+	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
+)
+
+// SetVMContext registers the VM context that receives every callback.
+// It makes no host call, so it is safe to call from init().
+func SetVMContext(ctx types.VMContext) { proxywasm.SetVMContext(ctx) }
+
+// GetPluginConfiguration returns the plugin configuration (buffer type 7).
+func GetPluginConfiguration() ([]byte, error) { return proxywasm.GetPluginConfiguration() }
+
+// GetVMConfiguration returns the VM configuration (buffer type 6).
+func GetVMConfiguration() ([]byte, error) { return proxywasm.GetVMConfiguration() }
+
+// SetTickPeriodMilliSeconds asks the host to call OnTick every ms milliseconds.
+func SetTickPeriodMilliSeconds(ms uint32) error { return proxywasm.SetTickPeriodMilliSeconds(ms) }
+
+// SetEffectiveContext makes later host calls act on the given context.
+func SetEffectiveContext(contextID uint32) error { return proxywasm.SetEffectiveContext(contextID) }
+
+// DispatchHttpCall sends an HTTP callout to a cluster; callBack runs on the
+// root context when the answer (or the failure) arrives.
+func DispatchHttpCall(cluster string, headers [][2]string, body []byte, trailers [][2]string,
+	timeoutMillisecond uint32, callBack func(numHeaders, bodySize, numTrailers int)) (uint32, error) {
+	return proxywasm.DispatchHttpCall(cluster, headers, body, trailers, timeoutMillisecond, callBack)
+}
+
+// GetHttpCallResponseHeaders returns the callout answer's headers (map 6).
+func GetHttpCallResponseHeaders() ([][2]string, error) { return proxywasm.GetHttpCallResponseHeaders() }
+
+// GetHttpCallResponseBody returns part of the callout answer's body (buffer 4).
+func GetHttpCallResponseBody(start, maxSize int) ([]byte, error) {
+	return proxywasm.GetHttpCallResponseBody(start, maxSize)
+}
+
+// GetHttpRequestHeaders returns all request headers.
+func GetHttpRequestHeaders() ([][2]string, error) { return proxywasm.GetHttpRequestHeaders() }
+
+// GetHttpRequestHeader returns one request header's value.
+func GetHttpRequestHeader(key string) (string, error) { return proxywasm.GetHttpRequestHeader(key) }
+
+// RemoveHttpRequestHeader removes every value of a request header.
+func RemoveHttpRequestHeader(key string) error { return proxywasm.RemoveHttpRequestHeader(key) }
+
+// ReplaceHttpRequestHeader sets a request header, replacing any value.
+func ReplaceHttpRequestHeader(key, value string) error {
+	return proxywasm.ReplaceHttpRequestHeader(key, value)
+}
+
+// AddHttpRequestHeader appends a request header value.
+func AddHttpRequestHeader(key, value string) error { return proxywasm.AddHttpRequestHeader(key, value) }
+
+// ResumeHttpRequest continues a paused request (continue_stream(0)).
+func ResumeHttpRequest() error { return proxywasm.ResumeHttpRequest() }
+
+// GetHttpResponseHeader returns one response header's value.
+func GetHttpResponseHeader(key string) (string, error) { return proxywasm.GetHttpResponseHeader(key) }
+
+// ReplaceHttpResponseHeader sets a response header, replacing any value.
+func ReplaceHttpResponseHeader(key, value string) error {
+	return proxywasm.ReplaceHttpResponseHeader(key, value)
+}
+
+// SendHttpResponse answers the current stream locally.
+func SendHttpResponse(statusCode uint32, headers [][2]string, body []byte, gRPCStatus int32) error {
+	return proxywasm.SendHttpResponse(statusCode, headers, body, gRPCStatus)
+}
+
+// GetSharedData reads a shared-data value and its CAS.
+func GetSharedData(key string) ([]byte, uint32, error) { return proxywasm.GetSharedData(key) }
+
+// SetSharedData writes a shared-data value if cas matches (0: unconditional).
+func SetSharedData(key string, data []byte, cas uint32) error {
+	return proxywasm.SetSharedData(key, data, cas)
+}
+
+// GetProperty reads a host property such as ["plugin_name"].
+func GetProperty(path []string) ([]byte, error) { return proxywasm.GetProperty(path) }
+
+// LogTrace logs at trace level.
+func LogTrace(msg string) { proxywasm.LogTrace(msg) }
+
+// LogDebug logs at debug level.
+func LogDebug(msg string) { proxywasm.LogDebug(msg) }
+
+// LogInfo logs at info level.
+func LogInfo(msg string) { proxywasm.LogInfo(msg) }
+
+// LogWarn logs at warn level.
+func LogWarn(msg string) { proxywasm.LogWarn(msg) }
+
+// LogError logs at error level.
+func LogError(msg string) { proxywasm.LogError(msg) }
+
+// LogCritical logs at critical level.
+func LogCritical(msg string) { proxywasm.LogCritical(msg) }
+
+// MetricCounter is a counter defined with DefineCounterMetric.
+type MetricCounter = proxywasm.MetricCounter
+
+// DefineCounterMetric defines (or finds) a counter by name.
+func DefineCounterMetric(name string) MetricCounter { return proxywasm.DefineCounterMetric(name) }
