@@ -1,0 +1,111 @@
+package filter
+
+import (
+	"time"
+
+	"github.com/scopegate/scopegate/jwt"
+)
+
+// Config is the validated, immutable plan built from the plugin configuration
+// by ParseConfig. Every field is already defaulted; nothing on the request path
+// re-reads JSON.
+type Config struct {
+	Providers           []*Provider
+	Rules               []*Rule
+	Default             *Requirement
+	BypassCORSPreflight bool
+	Realm               string
+	MaxTokenBytes       int
+}
+
+// Provider is one trusted token issuer and where its keys come from.
+// Exactly one of LocalJWKS, RemoteJWKS and Discovery is set.
+type Provider struct {
+	Index     int // position in Config.Providers; indexes per-provider state
+	Name      string
+	Issuer    string   // "" accepts any iss
+	Audiences []string // empty: aud not checked
+
+	LocalJWKS  *jwt.KeySet
+	RemoteJWKS *RemoteJWKS
+	Discovery  *Discovery
+
+	FromHeaders    []HeaderSource
+	FromParams     []string
+	FromCookies    []string
+	Algorithms     jwt.AlgSet
+	ClockSkew      time.Duration
+	MaxLifetime    time.Duration // 0: off
+	RequireExp     bool
+	ScopeClaims    []string
+	Forward        bool
+	PayloadHeader  string // forward_payload_header; "" is off
+	ClaimToHeaders []ClaimHeader
+}
+
+// Fetch holds the settings shared by both remote key sources.
+type Fetch struct {
+	Cluster            string
+	URI                string
+	Authority          string // host[:port] of URI, sent as :authority
+	Path               string // path and query of URI, sent as :path
+	Timeout            time.Duration
+	CacheDuration      time.Duration
+	RefetchMinInterval time.Duration
+}
+
+// RemoteJWKS fetches the key set from a fixed URI.
+type RemoteJWKS struct {
+	Fetch
+}
+
+// Discovery fetches the OpenID configuration at URI, checks its issuer and
+// then fetches the key set from its jwks_uri through JWKSCluster.
+type Discovery struct {
+	Fetch
+	JWKSCluster string // defaults to Cluster
+}
+
+// HeaderSource is one place a token may be carried in a request header.
+type HeaderSource struct {
+	Name        string // lower-case
+	ValuePrefix string // e.g. "Bearer "; matched case-insensitively, then one or more spaces
+}
+
+// ClaimHeader copies a claim into a request header for the upstream.
+type ClaimHeader struct {
+	Claim  string // claim path
+	Header string // lower-case
+}
+
+// Rule picks the requirement for requests whose path (query excluded) and
+// method fit Match. Rules are tried in order.
+type Rule struct {
+	Match       Match
+	Requirement *Requirement
+}
+
+// Match selects requests by exact path or by path prefix, and optionally by method.
+type Match struct {
+	Prefix  string
+	Path    string
+	Methods []string // upper-case; empty matches every method
+}
+
+// Requirement is a node of the requirement tree (DESIGN §3). The zero value
+// ({}), means "a valid token from any provider".
+type Requirement struct {
+	Provider     string // "" allows any provider
+	Scopes       []string
+	Claims       []ClaimRequirement
+	Any          []*Requirement
+	All          []*Requirement
+	Allow        bool // no token needed
+	AllowMissing bool // a missing token passes; a present one must be valid
+}
+
+// ClaimRequirement demands that the claim at Path contains one of Values.
+type ClaimRequirement struct {
+	Path   string
+	Values []string
+}
