@@ -1,0 +1,634 @@
+package jwt
+
+import (
+	"bytes"
+	"unicode/utf8"
+	"unsafe"
+)
+
+// This file is a small, strict JSON reader. encoding/json is too slow and
+// allocation-heavy for the request path, and neither it nor gjson rejects
+// duplicate member names, which RFC 7515 §5.2 and RFC 8725 ask for: two
+// parsers that disagree about which duplicate wins are a bypass.
+//
+// Strict means RFC 8259 grammar plus: valid UTF-8 only, no unpaired
+// surrogate escapes, bounded nesting, and (when asked) no duplicate member
+// names in any object, compared after unescaping.
+
+// maxJSONDepth bounds object/array nesting in tokens and key sets.
+const maxJSONDepth = 32
+
+// jsonFault says what is wrong with a JSON text.
+type jsonFault uint8
+
+const (
+	jsonOK jsonFault = iota
+	jsonSyntax
+	jsonDuplicate
+	jsonTooDeep
+	jsonNotObject
+)
+
+func (f jsonFault) String() string {
+	switch f {
+	case jsonSyntax:
+		return "invalid JSON"
+	case jsonDuplicate:
+		return "duplicate member name"
+	case jsonTooDeep:
+		return "JSON nested too deeply"
+	case jsonNotObject:
+		return "not a JSON object"
+	}
+	return "ok"
+}
+
+// scanner walks one JSON text. It never panics on arbitrary input.
+type scanner struct {
+	data       []byte
+	pos        int
+	fault      jsonFault
+	checkDups  bool
+	depthLimit int
+}
+
+// checkObject reports whether data is exactly one strict JSON object (with
+// surrounding whitespace allowed) without duplicate member names anywhere.
+func checkObject(data []byte) jsonFault {
+	s := scanner{data: data, checkDups: true, depthLimit: maxJSONDepth}
+	s.ws()
+	if s.pos >= len(data) || data[s.pos] != '{' {
+		if s.pos < len(data) && s.value(0) && s.atEnd() {
+			return jsonNotObject
+		}
+		if s.fault != jsonOK {
+			return s.fault
+		}
+		return jsonNotObject
+	}
+	if !s.value(0) {
+		return s.fault
+	}
+	if !s.atEnd() {
+		return jsonSyntax
+	}
+	return jsonOK
+}
+
+func (s *scanner) fail(f jsonFault) bool {
+	if s.fault == jsonOK {
+		s.fault = f
+	}
+	return false
+}
+
+func (s *scanner) ws() {
+	for s.pos < len(s.data) {
+		switch s.data[s.pos] {
+		case ' ', '\t', '\n', '\r':
+			s.pos++
+		default:
+			return
+		}
+	}
+}
+
+func (s *scanner) atEnd() bool {
+	s.ws()
+	return s.pos == len(s.data)
+}
+
+// value consumes one JSON value starting at s.pos (no leading whitespace).
+func (s *scanner) value(depth int) bool {
+	if s.pos >= len(s.data) {
+		return s.fail(jsonSyntax)
+	}
+	switch c := s.data[s.pos]; {
+	case c == '{':
+		return s.object(depth + 1)
+	case c == '[':
+		return s.array(depth + 1)
+	case c == '"':
+		_, ok := s.str()
+		return ok
+	case c == 't':
+		return s.literal("true")
+	case c == 'f':
+		return s.literal("false")
+	case c == 'n':
+		return s.literal("null")
+	case c == '-' || (c >= '0' && c <= '9'):
+		return s.number()
+	}
+	return s.fail(jsonSyntax)
+}
+
+func (s *scanner) literal(lit string) bool {
+	if len(s.data)-s.pos < len(lit) || string(s.data[s.pos:s.pos+len(lit)]) != lit {
+		return s.fail(jsonSyntax)
+	}
+	s.pos += len(lit)
+	return true
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+func (s *scanner) digits() bool {
+	start := s.pos
+	for s.pos < len(s.data) && isDigit(s.data[s.pos]) {
+		s.pos++
+	}
+	return s.pos > start
+}
+
+func (s *scanner) number() bool {
+	d := s.data
+	if d[s.pos] == '-' {
+		s.pos++
+	}
+	if s.pos >= len(d) {
+		return s.fail(jsonSyntax)
+	}
+	if d[s.pos] == '0' {
+		s.pos++
+	} else if !s.digits() {
+		return s.fail(jsonSyntax)
+	}
+	if s.pos < len(d) && d[s.pos] == '.' {
+		s.pos++
+		if !s.digits() {
+			return s.fail(jsonSyntax)
+		}
+	}
+	if s.pos < len(d) && (d[s.pos] == 'e' || d[s.pos] == 'E') {
+		s.pos++
+		if s.pos < len(d) && (d[s.pos] == '+' || d[s.pos] == '-') {
+			s.pos++
+		}
+		if !s.digits() {
+			return s.fail(jsonSyntax)
+		}
+	}
+	return true
+}
+
+func hexVal(c byte) int {
+	switch {
+	case c >= '0' && c <= '9':
+		return int(c - '0')
+	case c >= 'a' && c <= 'f':
+		return int(c-'a') + 10
+	case c >= 'A' && c <= 'F':
+		return int(c-'A') + 10
+	}
+	return -1
+}
+
+// hex4 reads four hex digits at p.
+func hex4(d []byte, p int) (rune, bool) {
+	if len(d)-p < 4 {
+		return 0, false
+	}
+	var r rune
+	for i := 0; i < 4; i++ {
+		v := hexVal(d[p+i])
+		if v < 0 {
+			return 0, false
+		}
+		r = r<<4 | rune(v)
+	}
+	return r, true
+}
+
+// jsonString is a string token: the bytes between the quotes, and whether
+// they contain escapes (then they must be decoded before use).
+type jsonString struct {
+	raw     []byte
+	escaped bool
+}
+
+// str consumes a string starting at the opening quote.
+func (s *scanner) str() (jsonString, bool) {
+	d := s.data
+	s.pos++ // opening quote
+	start := s.pos
+	escaped := false
+	for s.pos < len(d) {
+		c := d[s.pos]
+		switch {
+		case c == '"':
+			out := jsonString{raw: d[start:s.pos], escaped: escaped}
+			s.pos++
+			return out, true
+		case c == '\\':
+			escaped = true
+			if s.pos+1 >= len(d) {
+				return jsonString{}, s.fail(jsonSyntax)
+			}
+			switch d[s.pos+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				s.pos += 2
+			case 'u':
+				r, ok := hex4(d, s.pos+2)
+				if !ok {
+					return jsonString{}, s.fail(jsonSyntax)
+				}
+				s.pos += 6
+				switch {
+				case r >= 0xDC00 && r <= 0xDFFF:
+					return jsonString{}, s.fail(jsonSyntax) // lone low surrogate
+				case r >= 0xD800 && r <= 0xDBFF:
+					if len(d)-s.pos < 6 || d[s.pos] != '\\' || d[s.pos+1] != 'u' {
+						return jsonString{}, s.fail(jsonSyntax)
+					}
+					lo, ok := hex4(d, s.pos+2)
+					if !ok || lo < 0xDC00 || lo > 0xDFFF {
+						return jsonString{}, s.fail(jsonSyntax)
+					}
+					s.pos += 6
+				}
+			default:
+				return jsonString{}, s.fail(jsonSyntax)
+			}
+		case c < 0x20:
+			return jsonString{}, s.fail(jsonSyntax)
+		case c < utf8.RuneSelf:
+			s.pos++
+		default:
+			r, size := utf8.DecodeRune(d[s.pos:])
+			if r == utf8.RuneError && size <= 1 {
+				return jsonString{}, s.fail(jsonSyntax)
+			}
+			s.pos += size
+		}
+	}
+	return jsonString{}, s.fail(jsonSyntax)
+}
+
+func (s *scanner) array(depth int) bool {
+	if depth > s.depthLimit {
+		return s.fail(jsonTooDeep)
+	}
+	s.pos++ // [
+	s.ws()
+	if s.pos < len(s.data) && s.data[s.pos] == ']' {
+		s.pos++
+		return true
+	}
+	for {
+		s.ws()
+		if !s.value(depth) {
+			return false
+		}
+		s.ws()
+		if s.pos >= len(s.data) {
+			return s.fail(jsonSyntax)
+		}
+		switch s.data[s.pos] {
+		case ',':
+			s.pos++
+		case ']':
+			s.pos++
+			return true
+		default:
+			return s.fail(jsonSyntax)
+		}
+	}
+}
+
+// smallObject is how many member names are compared pairwise before
+// switching to a map, so a hostile object with thousands of members costs
+// linear time.
+const smallObject = 16
+
+func (s *scanner) object(depth int) bool {
+	if depth > s.depthLimit {
+		return s.fail(jsonTooDeep)
+	}
+	s.pos++ // {
+	s.ws()
+	if s.pos < len(s.data) && s.data[s.pos] == '}' {
+		s.pos++
+		return true
+	}
+	var (
+		local [smallObject]jsonString
+		names = local[:0]
+		seen  map[string]struct{}
+	)
+	for {
+		s.ws()
+		if s.pos >= len(s.data) || s.data[s.pos] != '"' {
+			return s.fail(jsonSyntax)
+		}
+		name, ok := s.str()
+		if !ok {
+			return false
+		}
+		if s.checkDups {
+			switch {
+			case seen != nil:
+				key := string(name.decoded())
+				if _, dup := seen[key]; dup {
+					return s.fail(jsonDuplicate)
+				}
+				seen[key] = struct{}{}
+			case len(names) < smallObject:
+				for _, prev := range names {
+					if prev.equal(name) {
+						return s.fail(jsonDuplicate)
+					}
+				}
+				names = append(names, name)
+			default:
+				seen = make(map[string]struct{}, 2*smallObject)
+				for _, prev := range names {
+					seen[string(prev.decoded())] = struct{}{}
+				}
+				key := string(name.decoded())
+				if _, dup := seen[key]; dup {
+					return s.fail(jsonDuplicate)
+				}
+				seen[key] = struct{}{}
+			}
+		}
+		s.ws()
+		if s.pos >= len(s.data) || s.data[s.pos] != ':' {
+			return s.fail(jsonSyntax)
+		}
+		s.pos++
+		s.ws()
+		if !s.value(depth) {
+			return false
+		}
+		s.ws()
+		if s.pos >= len(s.data) {
+			return s.fail(jsonSyntax)
+		}
+		switch s.data[s.pos] {
+		case ',':
+			s.pos++
+		case '}':
+			s.pos++
+			return true
+		default:
+			return s.fail(jsonSyntax)
+		}
+	}
+}
+
+// equal compares two member names after unescaping.
+func (a jsonString) equal(b jsonString) bool {
+	if !a.escaped && !b.escaped {
+		return bytes.Equal(a.raw, b.raw)
+	}
+	return bytes.Equal(a.decoded(), b.decoded())
+}
+
+// equalString compares the decoded string with s without allocating when
+// the string has no escapes.
+func (a jsonString) equalString(s string) bool {
+	if !a.escaped {
+		return string(a.raw) == s
+	}
+	return string(a.decoded()) == s
+}
+
+// decoded returns the string's bytes with escapes resolved. Without escapes
+// it returns the raw bytes themselves. The input must have been accepted by
+// scanner.str.
+func (a jsonString) decoded() []byte {
+	if !a.escaped {
+		return a.raw
+	}
+	out := make([]byte, 0, len(a.raw))
+	d := a.raw
+	for i := 0; i < len(d); {
+		c := d[i]
+		if c != '\\' || i+1 >= len(d) {
+			out = append(out, c)
+			i++
+			continue
+		}
+		switch d[i+1] {
+		case 'b':
+			out = append(out, '\b')
+		case 'f':
+			out = append(out, '\f')
+		case 'n':
+			out = append(out, '\n')
+		case 'r':
+			out = append(out, '\r')
+		case 't':
+			out = append(out, '\t')
+		case 'u':
+			r, ok := hex4(d, i+2)
+			if !ok {
+				return out
+			}
+			i += 6
+			if r >= 0xD800 && r <= 0xDBFF {
+				if lo, ok := hex4(d, i+2); ok && i+1 < len(d) && d[i] == '\\' && d[i+1] == 'u' {
+					r = 0x10000 + (r-0xD800)<<10 + (lo - 0xDC00)
+					i += 6
+				}
+			}
+			out = utf8.AppendRune(out, r)
+			continue
+		default: // '"', '\\', '/'
+			out = append(out, d[i+1])
+		}
+		i += 2
+	}
+	return out
+}
+
+// str returns the decoded string as a Go string. Without escapes it shares
+// memory with the JSON text, which callers treat as immutable.
+func (a jsonString) str() string { return bytesString(a.decoded()) }
+
+// bytesString views b as a string without copying. The bytes must never be
+// modified afterwards; token buffers in this package never are.
+func bytesString(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
+}
+
+// stringBytes views s as bytes without copying; the result must not be
+// written to.
+func stringBytes(s string) []byte {
+	if len(s) == 0 {
+		return nil
+	}
+	return unsafe.Slice(unsafe.StringData(s), len(s))
+}
+
+// Reading already-bounded JSON values. The readers below re-scan what they
+// skip, so they stay safe on arbitrary input: anything malformed simply
+// ends the iteration.
+
+// valueKind is the JSON type of a raw value.
+type valueKind uint8
+
+const (
+	kindInvalid valueKind = iota
+	kindObject
+	kindArray
+	kindString
+	kindNumber
+	kindBool
+	kindNull
+)
+
+func kindOf(v []byte) valueKind {
+	if len(v) == 0 {
+		return kindInvalid
+	}
+	switch c := v[0]; {
+	case c == '{':
+		return kindObject
+	case c == '[':
+		return kindArray
+	case c == '"':
+		return kindString
+	case c == 't' || c == 'f':
+		return kindBool
+	case c == 'n':
+		return kindNull
+	case c == '-' || isDigit(c):
+		return kindNumber
+	}
+	return kindInvalid
+}
+
+// stringValue decodes a raw JSON string value (with its quotes).
+func stringValue(v []byte) (jsonString, bool) {
+	if kindOf(v) != kindString {
+		return jsonString{}, false
+	}
+	s := scanner{data: v, depthLimit: maxJSONDepth}
+	js, ok := s.str()
+	return js, ok && s.pos == len(v)
+}
+
+// memberIter walks the members of a raw JSON object.
+type memberIter struct {
+	s    scanner
+	done bool
+}
+
+func newMemberIter(obj []byte) memberIter {
+	it := memberIter{s: scanner{data: obj, depthLimit: maxJSONDepth}}
+	it.s.ws()
+	if it.s.pos >= len(obj) || obj[it.s.pos] != '{' {
+		it.done = true
+		return it
+	}
+	it.s.pos++
+	it.s.ws()
+	if it.s.pos < len(obj) && obj[it.s.pos] == '}' {
+		it.done = true
+	}
+	return it
+}
+
+// next returns the next member's name and raw value.
+func (it *memberIter) next() (name jsonString, value []byte, ok bool) {
+	if it.done {
+		return jsonString{}, nil, false
+	}
+	s := &it.s
+	s.ws()
+	if s.pos >= len(s.data) || s.data[s.pos] != '"' {
+		it.done = true
+		return jsonString{}, nil, false
+	}
+	name, ok = s.str()
+	if !ok {
+		it.done = true
+		return jsonString{}, nil, false
+	}
+	s.ws()
+	if s.pos >= len(s.data) || s.data[s.pos] != ':' {
+		it.done = true
+		return jsonString{}, nil, false
+	}
+	s.pos++
+	s.ws()
+	start := s.pos
+	if !s.value(1) {
+		it.done = true
+		return jsonString{}, nil, false
+	}
+	value = s.data[start:s.pos]
+	s.ws()
+	if s.pos < len(s.data) && s.data[s.pos] == ',' {
+		s.pos++
+	} else {
+		it.done = true // '}' or garbage: either way this was the last member
+	}
+	return name, value, true
+}
+
+// member finds the value of the member called name in a raw object.
+func member(obj []byte, name string) ([]byte, bool) {
+	it := newMemberIter(obj)
+	for {
+		n, v, ok := it.next()
+		if !ok {
+			return nil, false
+		}
+		if n.equalString(name) {
+			return v, true
+		}
+	}
+}
+
+// arrayIter walks the elements of a raw JSON array.
+type arrayIter struct {
+	s    scanner
+	done bool
+	bad  bool
+}
+
+func newArrayIter(arr []byte) arrayIter {
+	it := arrayIter{s: scanner{data: arr, depthLimit: maxJSONDepth}}
+	it.s.ws()
+	if it.s.pos >= len(arr) || arr[it.s.pos] != '[' {
+		it.done, it.bad = true, true
+		return it
+	}
+	it.s.pos++
+	it.s.ws()
+	if it.s.pos < len(arr) && arr[it.s.pos] == ']' {
+		it.done = true
+	}
+	return it
+}
+
+// next returns the next element's raw value.
+func (it *arrayIter) next() ([]byte, bool) {
+	if it.done {
+		return nil, false
+	}
+	s := &it.s
+	s.ws()
+	start := s.pos
+	if !s.value(1) {
+		it.done, it.bad = true, true
+		return nil, false
+	}
+	v := s.data[start:s.pos]
+	s.ws()
+	switch {
+	case s.pos < len(s.data) && s.data[s.pos] == ',':
+		s.pos++
+	case s.pos < len(s.data) && s.data[s.pos] == ']':
+		it.done = true
+	default:
+		it.done, it.bad = true, true
+	}
+	return v, true
+}

@@ -1,0 +1,351 @@
+package jwt
+
+import (
+	"errors"
+	"strconv"
+	"strings"
+)
+
+// Claim paths name a value inside the payload: member names separated by
+// dots, walking into nested objects ("realm_access.roles"). A dot that is
+// part of a member name is written `\.`, a backslash `\\`; no other escape
+// exists, so "https://example\.com/roles" names the top-level claim
+// "https://example.com/roles". Paths never index into arrays.
+
+// CheckClaimPath reports whether path is a well-formed claim path: no empty
+// segment, and a backslash only before '.' or '\'. Callers validate
+// configured paths with it once; lookups treat a malformed path as absent.
+func CheckClaimPath(path string) error {
+	if path == "" {
+		return errors.New("claim path is empty")
+	}
+	rest := path
+	for {
+		_, next, more, ok := nextSegment(rest)
+		if !ok {
+			return errors.New("claim path " + quote(path) + ` has an empty segment or a backslash not followed by "." or "\"`)
+		}
+		if !more {
+			return nil
+		}
+		rest = next
+	}
+}
+
+// nextSegment splits the first segment (still escaped) off path.
+func nextSegment(path string) (seg, rest string, more, ok bool) {
+	for i := 0; i < len(path); i++ {
+		switch path[i] {
+		case '\\':
+			if i+1 >= len(path) || (path[i+1] != '.' && path[i+1] != '\\') {
+				return "", "", false, false
+			}
+			i++
+		case '.':
+			if i == 0 {
+				return "", "", false, false
+			}
+			return path[:i], path[i+1:], true, true
+		}
+	}
+	if path == "" {
+		return "", "", false, false
+	}
+	return path, "", false, true
+}
+
+// segmentEqual compares a decoded member name with an escaped path segment.
+func segmentEqual(name []byte, seg string) bool {
+	j := 0
+	for i := 0; i < len(seg); i++ {
+		c := seg[i]
+		if c == '\\' {
+			i++
+			c = seg[i] // nextSegment guarantees an escaped byte follows
+		}
+		if j >= len(name) || name[j] != c {
+			return false
+		}
+		j++
+	}
+	return j == len(name)
+}
+
+// lookupPath returns the raw JSON value at path, if present.
+func lookupPath(payload []byte, path string) ([]byte, bool) {
+	cur := payload
+	rest := path
+	for {
+		seg, next, more, ok := nextSegment(rest)
+		if !ok {
+			return nil, false
+		}
+		if kindOf(trimLeftWS(cur)) != kindObject {
+			return nil, false
+		}
+		it := newMemberIter(cur)
+		found := false
+		for {
+			n, v, ok := it.next()
+			if !ok {
+				break
+			}
+			if segmentEqual(n.decoded(), seg) {
+				cur, found = v, true
+				break
+			}
+		}
+		if !found {
+			return nil, false
+		}
+		if !more {
+			return cur, true
+		}
+		rest = next
+	}
+}
+
+// Scopes returns the scopes from the first claim in claimNames (each a claim
+// path) that is present: a space-delimited string (RFC 8693 "scope") or an
+// array of strings ("scp"). A present claim of any other type, or an array
+// holding a non-string, yields nil: a malformed scope claim grants nothing.
+// The strings may share memory with payload.
+func Scopes(payload []byte, claimNames []string) []string {
+	for _, name := range claimNames {
+		v, ok := lookupPath(payload, name)
+		if !ok {
+			continue
+		}
+		switch kindOf(v) {
+		case kindString:
+			s, ok := stringValue(v)
+			if !ok {
+				return nil
+			}
+			return splitSpaces(s.str())
+		case kindArray:
+			n := 0
+			it := newArrayIter(v)
+			for {
+				e, ok := it.next()
+				if !ok {
+					break
+				}
+				if kindOf(e) != kindString {
+					return nil
+				}
+				n++
+			}
+			if it.bad {
+				return nil
+			}
+			out := make([]string, 0, n)
+			it = newArrayIter(v)
+			for {
+				e, ok := it.next()
+				if !ok {
+					break
+				}
+				s, _ := stringValue(e)
+				out = append(out, s.str())
+			}
+			return out
+		}
+		return nil
+	}
+	return nil
+}
+
+// splitSpaces splits on single spaces (the scope syntax of RFC 6749 §3.3),
+// ignoring empty items. It counts first so the result is one allocation.
+func splitSpaces(s string) []string {
+	n := 0
+	for f, rest := nextSpaceItem(s); f != "" || rest != ""; f, rest = nextSpaceItem(rest) {
+		if f != "" {
+			n++
+		}
+	}
+	out := make([]string, 0, n)
+	for f, rest := nextSpaceItem(s); f != "" || rest != ""; f, rest = nextSpaceItem(rest) {
+		if f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// nextSpaceItem returns the text before the first space and the text after it.
+func nextSpaceItem(s string) (item, rest string) {
+	if i := strings.IndexByte(s, ' '); i >= 0 {
+		return s[:i], s[i+1:]
+	}
+	return s, ""
+}
+
+// ClaimContains reports whether the value at path holds at least one of
+// values: a string equal to one or whose space-delimited items include one;
+// an array with an element equal to one (strings exactly, numbers
+// numerically, booleans as "true"/"false"); a number numerically equal to
+// one; a boolean spelled as one. Objects, null and absent paths hold nothing.
+func ClaimContains(payload []byte, path string, values []string) bool {
+	v, ok := lookupPath(payload, path)
+	if !ok {
+		return false
+	}
+	if kindOf(v) == kindString {
+		s, ok := stringValue(v)
+		if !ok {
+			return false
+		}
+		str := s.str()
+		for _, want := range values {
+			if str == want || hasSpaceItem(str, want) {
+				return true
+			}
+		}
+		return false
+	}
+	if kindOf(v) == kindArray {
+		it := newArrayIter(v)
+		for {
+			e, ok := it.next()
+			if !ok {
+				return false
+			}
+			if scalarMatches(e, values) {
+				return true
+			}
+		}
+	}
+	return scalarMatches(v, values)
+}
+
+// hasSpaceItem reports whether want is one of the space-delimited items of s.
+func hasSpaceItem(s, want string) bool {
+	if want == "" || strings.IndexByte(want, ' ') >= 0 {
+		return false
+	}
+	for f, rest := nextSpaceItem(s); f != "" || rest != ""; f, rest = nextSpaceItem(rest) {
+		if f == want {
+			return true
+		}
+	}
+	return false
+}
+
+// scalarMatches compares one string, number or boolean with values.
+func scalarMatches(v []byte, values []string) bool {
+	switch kindOf(v) {
+	case kindString:
+		s, ok := stringValue(v)
+		return ok && containsString(values, s.str())
+	case kindNumber:
+		f, err := strconv.ParseFloat(bytesString(v), 64)
+		if err != nil {
+			return false
+		}
+		for _, want := range values {
+			if w, err := strconv.ParseFloat(want, 64); err == nil && w == f {
+				return true
+			}
+		}
+	case kindBool:
+		return containsString(values, bytesString(v))
+	}
+	return false
+}
+
+// ClaimHeaderValue renders the value at path for an HTTP request header:
+// strings as they are, arrays as their elements joined with "," (string
+// elements as they are, others as compact JSON), objects as compact JSON,
+// numbers and booleans as their JSON text. Absent paths, null, and values
+// that contain control characters (which no header may carry) report false.
+// The result never shares memory with payload.
+func ClaimHeaderValue(payload []byte, path string) (string, bool) {
+	v, ok := lookupPath(payload, path)
+	if !ok {
+		return "", false
+	}
+	switch kindOf(v) {
+	case kindString:
+		s, ok := stringValue(v)
+		if !ok || !headerSafe(s.decoded()) {
+			return "", false
+		}
+		return string(s.decoded()), true
+	case kindNumber, kindBool:
+		return string(v), true
+	case kindObject:
+		out := compactJSON(make([]byte, 0, len(v)), v)
+		return string(out), true
+	case kindArray:
+		out := make([]byte, 0, len(v))
+		it := newArrayIter(v)
+		first := true
+		for {
+			e, ok := it.next()
+			if !ok {
+				break
+			}
+			if !first {
+				out = append(out, ',')
+			}
+			first = false
+			if kindOf(e) == kindString {
+				s, ok := stringValue(e)
+				if !ok || !headerSafe(s.decoded()) {
+					return "", false
+				}
+				out = append(out, s.decoded()...)
+			} else {
+				out = compactJSON(out, e)
+			}
+		}
+		if it.bad {
+			return "", false
+		}
+		return string(out), true
+	}
+	return "", false
+}
+
+// headerSafe rejects control characters other than horizontal tab.
+func headerSafe(b []byte) bool {
+	for _, c := range b {
+		if (c < 0x20 && c != '\t') || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// compactJSON appends v without insignificant whitespace. v is a value the
+// scanner accepted, so raw strings hold no control characters.
+func compactJSON(dst, v []byte) []byte {
+	inString := false
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if inString {
+			dst = append(dst, c)
+			switch c {
+			case '\\':
+				if i+1 < len(v) {
+					i++
+					dst = append(dst, v[i])
+				}
+			case '"':
+				inString = false
+			}
+			continue
+		}
+		switch c {
+		case ' ', '\t', '\n', '\r':
+		case '"':
+			inString = true
+			dst = append(dst, c)
+		default:
+			dst = append(dst, c)
+		}
+	}
+	return dst
+}
