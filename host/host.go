@@ -1,0 +1,465 @@
+// Package host runs proxy-wasm modules (ABI 0.2.0 and 0.2.1) on wazero the
+// way Envoy 1.33+ does: only the WASI functions Envoy provides, a canary VM
+// followed by one VM per worker, and Envoy's rules enforced and reported as
+// violations. It also offers an HTTP reverse proxy that runs every request
+// through the plugin, an admin handler with Envoy-style /stats, and helpers
+// (Do, Tick, Logs, Violations, Traps) for tests.
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+)
+
+// PollOneoffMode selects how WASI poll_oneoff answers.
+type PollOneoffMode int
+
+const (
+	// PollOneoffENOSYS answers ENOSYS (52), as Envoy 1.33 to 1.38 do. A
+	// standard Go guest aborts the moment its runtime needs to wait.
+	PollOneoffENOSYS PollOneoffMode = iota
+	// PollOneoffNoEvents answers success with zero events, as newer Envoy does.
+	PollOneoffNoEvents
+)
+
+// String names the mode the way the CLI flag spells it.
+func (m PollOneoffMode) String() string {
+	if m == PollOneoffNoEvents {
+		return "no-events"
+	}
+	return "enosys"
+}
+
+// ParsePollOneoffMode parses "enosys" or "no-events".
+func ParsePollOneoffMode(s string) (PollOneoffMode, error) {
+	switch strings.ToLower(s) {
+	case "", "enosys":
+		return PollOneoffENOSYS, nil
+	case "no-events", "noevents":
+		return PollOneoffNoEvents, nil
+	}
+	return 0, fmt.Errorf("poll_oneoff mode %q: want enosys or no-events", s)
+}
+
+// LogLevel is a log severity. The zero value means "default" (info).
+type LogLevel int
+
+// Log levels, in proxy-wasm order (proxy-wasm numbers them from 0; these are one higher
+// so that the zero value of Config.LogLevel selects the default).
+const (
+	LogTrace LogLevel = iota + 1
+	LogDebug
+	LogInfo
+	LogWarn
+	LogError
+	LogCritical
+)
+
+// String returns Envoy's name for the level, as printed in its logs.
+func (l LogLevel) String() string {
+	switch l {
+	case LogTrace:
+		return "trace"
+	case LogDebug:
+		return "debug"
+	case LogInfo, 0:
+		return "info"
+	case LogWarn:
+		return "warning"
+	case LogError:
+		return "error"
+	case LogCritical:
+		return "critical"
+	}
+	return fmt.Sprintf("level(%d)", int(l))
+}
+
+// ParseLogLevel parses trace, debug, info, warn/warning, error or critical.
+func ParseLogLevel(s string) (LogLevel, error) {
+	switch strings.ToLower(s) {
+	case "trace":
+		return LogTrace, nil
+	case "debug":
+		return LogDebug, nil
+	case "", "info":
+		return LogInfo, nil
+	case "warn", "warning":
+		return LogWarn, nil
+	case "error":
+		return LogError, nil
+	case "critical":
+		return LogCritical, nil
+	}
+	return 0, fmt.Errorf("log level %q: want trace, debug, info, warn, error or critical", s)
+}
+
+// proxyLevel maps a proxy-wasm level number (0 trace .. 5 critical) to a LogLevel.
+func proxyLevel(n uint32) LogLevel {
+	if n > 5 {
+		n = 5
+	}
+	return LogLevel(n + 1)
+}
+
+// Config describes one plugin and how to host it.
+type Config struct {
+	// Module is the path of the .wasm file (ignored when ModuleBytes is set).
+	Module string
+	// ModuleBytes is the module itself.
+	ModuleBytes []byte
+	// PluginConfig is buffer 7, read in proxy_on_configure.
+	PluginConfig []byte
+	// VMConfig is buffer 6, read in proxy_on_vm_start.
+	VMConfig []byte
+	// PluginName names the plugin in logs and properties (default "scopegate").
+	PluginName string
+	// RootID is the plugin's root_id (property plugin_root_id; default "").
+	RootID string
+	// Workers is the number of worker VMs (default 1).
+	Workers int
+	// Clusters maps the cluster names callouts may use to real base URLs,
+	// e.g. "idp" -> "http://127.0.0.1:9000".
+	Clusters map[string]string
+	// Upstream is the base URL Handler forwards allowed requests to.
+	Upstream string
+	// PollOneoff selects the poll_oneoff behaviour (default ENOSYS, like Envoy 1.33-1.38).
+	PollOneoff PollOneoffMode
+	// CompilationCacheDir is wazero's compilation cache directory (default:
+	// the user cache directory + scopegate/wazero).
+	CompilationCacheDir string
+	// LogLevel is the lowest level written to Log (default info). Logs()
+	// keeps every entry regardless.
+	LogLevel LogLevel
+	// Log receives log lines (default os.Stderr).
+	Log io.Writer
+}
+
+// LogEntry is one log line from a plugin (proxy_log, or stdout/stderr through fd_write).
+type LogEntry struct {
+	Time    time.Time
+	Level   LogLevel
+	Plugin  string
+	VM      string
+	Message string
+}
+
+// Rules a Violation can name.
+const (
+	RuleInitCall        = "initialize-restricted-call" // a call other than proxy_log/WASI during _initialize
+	RuleAllocatorCall   = "allocator-restricted-call"  // a call other than proxy_log/fd_write/clock_time_get inside the allocator
+	RuleHTTPCall        = "http-call"                  // proxy_http_call with an unknown cluster, missing pseudo headers or no timeout
+	RuleHeaderMapLimit  = "header-map-limit"           // a header map over 1024 pairs or 1 MiB (treated as empty)
+	RuleMissingFunction = "missing-function"           // a required export is absent
+)
+
+// Violation is one breach of Envoy's rules by the guest.
+type Violation struct {
+	Rule   string
+	VM     string
+	Detail string
+}
+
+// String renders the violation for logs and errors.
+func (v Violation) String() string { return v.Rule + " (" + v.VM + "): " + v.Detail }
+
+// MemoryStats describes one VM's memory.
+type MemoryStats struct {
+	// Bytes is the size of the VM's linear memory.
+	Bytes uint64
+}
+
+// Request is one HTTP request as the filter sees it.
+type Request struct {
+	Method, Path, Authority string
+	// Headers are the regular (non-pseudo) request headers; names are lowercased.
+	Headers [][2]string
+	Body    []byte
+	// Scheme is :scheme (default "http").
+	Scheme string
+	// RemoteAddr is the downstream address ("ip:port", property source.address).
+	RemoteAddr string
+}
+
+// Decision is what the filter decided for a request.
+type Decision struct {
+	// Continue is true when the request may go upstream.
+	Continue bool
+	// Headers are the request headers after the filter, pseudo headers included.
+	Headers [][2]string
+	// RequestBody is the request body after the filter.
+	RequestBody []byte
+	// Status, ResponseHeaders and Body are the local response when !Continue.
+	Status          int
+	ResponseHeaders [][2]string
+	Body            []byte
+}
+
+// Host runs one plugin in a canary VM and a set of worker VMs.
+type Host struct {
+	cfg      Config
+	runtime  wazero.Runtime
+	compiled wazero.CompiledModule
+	abi      string
+	workers  []*vm
+	next     atomic.Uint64
+	start    time.Time
+	nextVMID atomic.Int64
+
+	shared   *sharedData
+	queues   *sharedQueues
+	metrics  *metricRegistry
+	client   *http.Client
+	callouts atomic.Int64
+	traps    atomic.Int64
+
+	mu         sync.Mutex
+	logs       []LogEntry
+	violations []Violation
+	closed     bool
+	bg         sync.WaitGroup
+	closeCh    chan struct{}
+}
+
+// maxLogEntries bounds the in-memory log kept for Logs().
+const maxLogEntries = 100000
+
+var (
+	cacheMu sync.Mutex
+	caches  = map[string]wazero.CompilationCache{}
+)
+
+// compilationCache returns one cache per directory for the whole process,
+// so Hosts created one after another reuse compiled code in memory too.
+func compilationCache(dir string) wazero.CompilationCache {
+	cacheMu.Lock()
+	defer cacheMu.Unlock()
+	if c, ok := caches[dir]; ok {
+		return c
+	}
+	c, err := wazero.NewCompilationCacheWithDir(dir)
+	if err != nil {
+		c = wazero.NewCompilationCache()
+	}
+	caches[dir] = c
+	return c
+}
+
+// DefaultCompilationCacheDir is $(os.UserCacheDir)/scopegate/wazero, or a
+// directory under the temp dir when there is no user cache directory.
+func DefaultCompilationCacheDir() string {
+	base, err := os.UserCacheDir()
+	if err != nil {
+		base = os.TempDir()
+	}
+	return filepath.Join(base, "scopegate", "wazero")
+}
+
+// New compiles the module (through the compilation cache), runs the canary
+// VM (_initialize, root context, on_vm_start, on_configure, then discarded)
+// and starts the worker VMs the same way. It fails with an error naming any
+// import Envoy does not provide, any rule violation during loading, a trap,
+// or on_vm_start / on_configure returning false.
+func New(ctx context.Context, cfg Config) (*Host, error) {
+	if cfg.PluginName == "" {
+		cfg.PluginName = "scopegate"
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 1
+	}
+	if cfg.LogLevel == 0 {
+		cfg.LogLevel = LogInfo
+	}
+	if cfg.Log == nil {
+		cfg.Log = os.Stderr
+	}
+	if cfg.CompilationCacheDir == "" {
+		cfg.CompilationCacheDir = DefaultCompilationCacheDir()
+	}
+	code := cfg.ModuleBytes
+	if code == nil {
+		if cfg.Module == "" {
+			return nil, errors.New("host: no module given (Config.Module or Config.ModuleBytes)")
+		}
+		b, err := os.ReadFile(cfg.Module)
+		if err != nil {
+			return nil, fmt.Errorf("host: reading module: %w", err)
+		}
+		code = b
+	}
+	h := &Host{
+		cfg:     cfg,
+		start:   time.Now(),
+		shared:  newSharedData(),
+		queues:  newSharedQueues(),
+		metrics: newMetricRegistry(),
+		client:  &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
+		closeCh: make(chan struct{}),
+	}
+	rc := wazero.NewRuntimeConfig().WithCompilationCache(compilationCache(cfg.CompilationCacheDir))
+	h.runtime = wazero.NewRuntimeWithConfig(ctx, rc)
+	ok := false
+	defer func() {
+		if !ok {
+			h.runtime.Close(ctx)
+		}
+	}()
+	compiled, err := h.runtime.CompileModule(ctx, code)
+	if err != nil {
+		return nil, fmt.Errorf("host: compiling module: %w", err)
+	}
+	h.compiled = compiled
+	if err := h.checkModule(); err != nil {
+		return nil, err
+	}
+	if err := h.instantiateHostModules(ctx); err != nil {
+		return nil, err
+	}
+
+	canary, err := h.startVM(ctx, "canary")
+	if err != nil {
+		return nil, fmt.Errorf("host: canary VM: %w", err)
+	}
+	canary.discard(ctx)
+	for i := 0; i < cfg.Workers; i++ {
+		w, err := h.startVM(ctx, fmt.Sprintf("worker-%d", i))
+		if err != nil {
+			h.closeWorkers(ctx)
+			return nil, fmt.Errorf("host: worker VM %d: %w", i, err)
+		}
+		h.workers = append(h.workers, w)
+	}
+	if vs := h.Violations(); len(vs) > 0 {
+		h.closeWorkers(ctx)
+		msgs := make([]string, len(vs))
+		for i, v := range vs {
+			msgs[i] = v.String()
+		}
+		return nil, fmt.Errorf("host: Envoy rule violations while loading: %s", strings.Join(msgs, "; "))
+	}
+	for _, w := range h.workers {
+		w.startTicker()
+	}
+	ok = true
+	return h, nil
+}
+
+// Close stops the tickers, waits for callouts in flight and closes every VM.
+func (h *Host) Close(ctx context.Context) error {
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return nil
+	}
+	h.closed = true
+	close(h.closeCh)
+	h.mu.Unlock()
+	h.closeWorkers(ctx)
+	h.bg.Wait()
+	return h.runtime.Close(ctx)
+}
+
+func (h *Host) closeWorkers(ctx context.Context) {
+	for _, w := range h.workers {
+		w.close(ctx)
+	}
+}
+
+// isClosed reports whether Close has begun.
+func (h *Host) isClosed() bool {
+	select {
+	case <-h.closeCh:
+		return true
+	default:
+		return false
+	}
+}
+
+// Workers returns the number of worker VMs.
+func (h *Host) Workers() int { return len(h.workers) }
+
+// ABIVersion returns the proxy-wasm ABI the module declares ("0.2.0" or "0.2.1").
+func (h *Host) ABIVersion() string { return h.abi }
+
+// log records a plugin log entry and writes it when at or above the configured level.
+func (h *Host) log(level LogLevel, vmName, msg string) {
+	e := LogEntry{Time: time.Now(), Level: level, Plugin: h.cfg.PluginName, VM: vmName, Message: msg}
+	h.mu.Lock()
+	if len(h.logs) >= maxLogEntries {
+		h.logs = append(h.logs[:0], h.logs[len(h.logs)/2:]...)
+	}
+	h.logs = append(h.logs, e)
+	h.mu.Unlock()
+	if level >= h.cfg.LogLevel {
+		h.writeLine(level, h.cfg.PluginName+": "+msg)
+	}
+}
+
+// hostLog writes a message from the host itself (traps, violations) and keeps it in Logs().
+func (h *Host) hostLog(level LogLevel, vmName, msg string) {
+	h.log(level, vmName, msg)
+}
+
+func (h *Host) writeLine(level LogLevel, msg string) {
+	line := fmt.Sprintf("[%s][%s][wasm] %s\n", time.Now().UTC().Format("2006-01-02 15:04:05.000"), level, msg)
+	h.mu.Lock()
+	io.WriteString(h.cfg.Log, line)
+	h.mu.Unlock()
+}
+
+// Logs returns a copy of the log entries seen so far (every level).
+func (h *Host) Logs() []LogEntry {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]LogEntry(nil), h.logs...)
+}
+
+func (h *Host) violation(vmName, rule, detail string) {
+	v := Violation{Rule: rule, VM: vmName, Detail: detail}
+	h.mu.Lock()
+	h.violations = append(h.violations, v)
+	h.mu.Unlock()
+	h.hostLog(LogError, vmName, "Envoy rule violation: "+v.String())
+}
+
+// Violations returns the Envoy-rule violations seen so far.
+func (h *Host) Violations() []Violation {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]Violation(nil), h.violations...)
+}
+
+// Traps returns how many VMs have trapped (each trapped VM fails closed).
+func (h *Host) Traps() int { return int(h.traps.Load()) }
+
+// CalloutCount returns how many proxy_http_call callouts were dispatched.
+func (h *Host) CalloutCount() int { return int(h.callouts.Load()) }
+
+// MemoryStats returns the linear memory size of worker VM i.
+func (h *Host) MemoryStats(worker int) MemoryStats {
+	if worker < 0 || worker >= len(h.workers) {
+		return MemoryStats{}
+	}
+	return MemoryStats{Bytes: h.workers[worker].memorySize()}
+}
+
+// Metric returns a plugin metric by name: a counter's or gauge's value, or a
+// histogram's number of recorded values.
+func (h *Host) Metric(name string) (uint64, bool) { return h.metrics.value(name) }
+
+// Tick runs proxy_on_tick once on every live worker VM now (for tests).
+func (h *Host) Tick(ctx context.Context) {
+	for _, w := range h.workers {
+		w.tick()
+	}
+}

@@ -1,0 +1,195 @@
+package host
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// maxRequestBody bounds a request body buffered for the filter.
+const maxRequestBody = 32 << 20
+
+// hopHeaders are connection-level headers a proxy never forwards.
+var hopHeaders = map[string]bool{
+	"connection": true, "keep-alive": true, "proxy-connection": true, "te": true,
+	"trailer": true, "transfer-encoding": true, "upgrade": true,
+}
+
+// Handler is a reverse proxy to Config.Upstream that runs every request
+// through the filter: request headers (and body), then, when the filter lets
+// it through, the upstream's response headers. Header mutations are applied;
+// local responses are returned as the filter made them; a failed VM answers 503.
+func (h *Host) Handler() http.Handler {
+	return http.HandlerFunc(h.serveHTTP)
+}
+
+func (h *Host) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxRequestBody))
+	if err != nil {
+		http.Error(w, "reading request body: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	req := Request{
+		Method:     r.Method,
+		Path:       r.URL.RequestURI(),
+		Authority:  r.Host,
+		Body:       body,
+		Scheme:     "http",
+		RemoteAddr: r.RemoteAddr,
+	}
+	if r.TLS != nil {
+		req.Scheme = "https"
+	}
+	for k, vs := range r.Header {
+		lk := strings.ToLower(k)
+		if hopHeaders[lk] {
+			continue
+		}
+		for _, val := range vs {
+			req.Headers = append(req.Headers, [2]string{lk, val})
+		}
+	}
+	v := h.workers[h.pick()]
+	s, d, err := v.startStream(r.Context(), req)
+	if s != nil {
+		defer v.endStream(s)
+	}
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusGatewayTimeout)
+		return
+	}
+	if !d.Continue {
+		writeLocal(w, d)
+		return
+	}
+	resp, err := h.forward(r, d)
+	if err != nil {
+		http.Error(w, "upstream: "+err.Error(), http.StatusBadGateway)
+		return
+	}
+	defer resp.Body.Close()
+	var respHeaders [][2]string
+	for k, vs := range resp.Header {
+		lk := strings.ToLower(k)
+		if hopHeaders[lk] {
+			continue
+		}
+		for _, val := range vs {
+			respHeaders = append(respHeaders, [2]string{lk, val})
+		}
+	}
+	mutated, local, err := v.responseHeaders(r.Context(), s, resp.StatusCode, respHeaders)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusGatewayTimeout)
+		return
+	}
+	if local != nil {
+		writeLocal(w, *local)
+		return
+	}
+	status := resp.StatusCode
+	for _, p := range mutated {
+		if p[0] == ":status" {
+			if n, err := strconv.Atoi(p[1]); err == nil {
+				status = n
+			}
+			continue
+		}
+		if strings.HasPrefix(p[0], ":") {
+			continue
+		}
+		w.Header().Add(p[0], p[1])
+	}
+	w.WriteHeader(status)
+	io.Copy(w, resp.Body)
+}
+
+// forward sends the filtered request upstream.
+func (h *Host) forward(r *http.Request, d Decision) (*http.Response, error) {
+	if h.cfg.Upstream == "" {
+		return nil, fmt.Errorf("no upstream configured")
+	}
+	method := headerValue(d.Headers, ":method")
+	path := headerValue(d.Headers, ":path")
+	url := strings.TrimSuffix(h.cfg.Upstream, "/") + path
+	out, err := http.NewRequestWithContext(r.Context(), method, url, bytes.NewReader(d.RequestBody))
+	if err != nil {
+		return nil, err
+	}
+	out.Host = headerValue(d.Headers, ":authority")
+	for _, p := range d.Headers {
+		if strings.HasPrefix(p[0], ":") || hopHeaders[p[0]] || p[0] == "content-length" || p[0] == "host" {
+			continue
+		}
+		out.Header.Add(p[0], p[1])
+	}
+	return h.client.Do(out)
+}
+
+// writeLocal writes a local response (or aborts the connection for a reset stream).
+func writeLocal(w http.ResponseWriter, d Decision) {
+	if d.Status == 0 {
+		panic(http.ErrAbortHandler)
+	}
+	for _, p := range d.ResponseHeaders {
+		if strings.HasPrefix(p[0], ":") {
+			continue
+		}
+		w.Header().Add(p[0], p[1])
+	}
+	w.Header().Set("Content-Length", strconv.Itoa(len(d.Body)))
+	w.WriteHeader(d.Status)
+	w.Write(d.Body)
+}
+
+// AdminHandler serves /stats (Envoy's text format; wasm metrics as
+// "wasmcustom.<name>: <value>", optional ?filter=<regexp>), /ready and /logs.
+func (h *Host) AdminHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/stats", func(w http.ResponseWriter, r *http.Request) {
+		keep := func(string) bool { return true }
+		if f := r.URL.Query().Get("filter"); f != "" {
+			re, err := regexp.Compile(f)
+			if err != nil {
+				http.Error(w, "filter: "+err.Error(), http.StatusBadRequest)
+				return
+			}
+			keep = re.MatchString
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=UTF-8")
+		h.writeStats(w, keep)
+	})
+	mux.HandleFunc("/ready", func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "LIVE\n")
+	})
+	mux.HandleFunc("/logs", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=UTF-8")
+		for _, e := range h.Logs() {
+			fmt.Fprintf(w, "[%s][%s] %s: %s\n", e.Time.UTC().Format("2006-01-02 15:04:05.000"), e.Level, e.Plugin, e.Message)
+		}
+	})
+	return mux
+}
+
+// writeStats writes the plugin metrics and the host's own counters.
+func (h *Host) writeStats(w io.Writer, keep func(string) bool) {
+	own := []struct {
+		name  string
+		value int
+	}{
+		{"wasm.host.callouts", h.CalloutCount()},
+		{"wasm.host.traps", h.Traps()},
+		{"wasm.host.violations", len(h.Violations())},
+		{"wasm.host.workers", len(h.workers)},
+	}
+	for _, o := range own {
+		if keep(o.name) {
+			fmt.Fprintf(w, "%s: %d\n", o.name, o.value)
+		}
+	}
+	h.metrics.writeStats(w, keep)
+}

@@ -1,0 +1,268 @@
+package host
+
+import "strings"
+
+// headerMap returns the header map of the given type for the effective
+// context, or nil when that map does not exist there.
+func (v *vm) headerMap(mapType uint32) *[][2]string {
+	switch mapType {
+	case mapHTTPCallResponseHeaders:
+		if v.calloutResp != nil {
+			return &v.calloutResp.headers
+		}
+		return nil
+	case mapHTTPCallResponseTrails:
+		if v.calloutResp != nil {
+			return &v.calloutResp.trailers
+		}
+		return nil
+	}
+	st := v.effectiveStream()
+	if st == nil {
+		return nil
+	}
+	switch mapType {
+	case mapRequestHeaders:
+		return &st.reqHeaders
+	case mapRequestTrailers:
+		return &st.reqTrailers
+	case mapResponseHeaders:
+		if st.respStarted {
+			return &st.respHeaders
+		}
+	case mapResponseTrailers:
+		if st.respStarted {
+			return &st.respTrailers
+		}
+	}
+	return nil
+}
+
+// lookupHeader returns the first value of a header (names compare case-insensitively).
+func lookupHeader(m [][2]string, key string) (string, bool) {
+	for _, p := range m {
+		if strings.EqualFold(p[0], key) {
+			return p[1], true
+		}
+	}
+	return "", false
+}
+
+func headerValue(m [][2]string, key string) string {
+	v, _ := lookupHeader(m, key)
+	return v
+}
+
+func removeHeader(m [][2]string, key string) [][2]string {
+	out := m[:0]
+	for _, p := range m {
+		if !strings.EqualFold(p[0], key) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func (v *vm) getHeaderMapValue(s []uint64) uint32 {
+	m := v.headerMap(u32(s[0]))
+	key, ok := v.read(u32(s[1]), u32(s[2]))
+	if !ok {
+		return statusInvalidMemoryAccess
+	}
+	if m == nil {
+		return statusNotFound
+	}
+	val, found := lookupHeader(*m, string(key))
+	if !found {
+		return statusNotFound
+	}
+	return v.returnBytes([]byte(val), u32(s[3]), u32(s[4]))
+}
+
+func (v *vm) addHeaderMapValue(s []uint64) uint32 {
+	m := v.headerMap(u32(s[0]))
+	key, ok1 := v.read(u32(s[1]), u32(s[2]))
+	val, ok2 := v.read(u32(s[3]), u32(s[4]))
+	if !ok1 || !ok2 {
+		return statusInvalidMemoryAccess
+	}
+	if m == nil {
+		return statusBadArgument
+	}
+	*m = append(*m, [2]string{strings.ToLower(string(key)), string(val)})
+	return statusOK
+}
+
+func (v *vm) replaceHeaderMapValue(s []uint64) uint32 {
+	m := v.headerMap(u32(s[0]))
+	key, ok1 := v.read(u32(s[1]), u32(s[2]))
+	val, ok2 := v.read(u32(s[3]), u32(s[4]))
+	if !ok1 || !ok2 {
+		return statusInvalidMemoryAccess
+	}
+	if m == nil {
+		return statusBadArgument
+	}
+	k := strings.ToLower(string(key))
+	for i, p := range *m {
+		if strings.EqualFold(p[0], k) {
+			(*m)[i][1] = string(val)
+			rest := removeHeader(append([][2]string(nil), (*m)[i+1:]...), k)
+			*m = append((*m)[:i+1], rest...)
+			return statusOK
+		}
+	}
+	*m = append(*m, [2]string{k, string(val)})
+	return statusOK
+}
+
+func (v *vm) removeHeaderMapValue(s []uint64) uint32 {
+	m := v.headerMap(u32(s[0]))
+	key, ok := v.read(u32(s[1]), u32(s[2]))
+	if !ok {
+		return statusInvalidMemoryAccess
+	}
+	if m == nil {
+		return statusBadArgument
+	}
+	*m = removeHeader(*m, string(key))
+	return statusOK
+}
+
+func (v *vm) getHeaderMapPairs(s []uint64) uint32 {
+	m := v.headerMap(u32(s[0]))
+	if m == nil {
+		return v.returnBytes(nil, u32(s[1]), u32(s[2]))
+	}
+	return v.returnBytes(encodePairs(*m), u32(s[1]), u32(s[2]))
+}
+
+func (v *vm) setHeaderMapPairs(s []uint64) uint32 {
+	m := v.headerMap(u32(s[0]))
+	data, ok := v.read(u32(s[1]), u32(s[2]))
+	if !ok {
+		return statusInvalidMemoryAccess
+	}
+	if m == nil {
+		return statusBadArgument
+	}
+	pairs, st := v.decodeGuestPairs(data, "proxy_set_header_map_pairs")
+	if st != statusOK {
+		return st
+	}
+	for i := range pairs {
+		pairs[i][0] = strings.ToLower(pairs[i][0])
+	}
+	*m = pairs
+	return statusOK
+}
+
+// decodeGuestPairs decodes a map the guest handed over, treating one over
+// Envoy's limits as empty (and reporting it).
+func (v *vm) decodeGuestPairs(data []byte, where string) ([][2]string, uint32) {
+	pairs, err := decodePairs(data)
+	if err == errPairsTooLarge {
+		v.h.violation(v.name, RuleHeaderMapLimit, where+": header map over 1024 pairs or 1 MiB, treated as empty")
+		return nil, statusOK
+	}
+	if err != nil {
+		return nil, statusBadArgument
+	}
+	return pairs, statusOK
+}
+
+func (v *vm) getHeaderMapSize(s []uint64) uint32 {
+	m := v.headerMap(u32(s[0]))
+	if m == nil {
+		return statusNotFound
+	}
+	if !v.writeU32(u32(s[1]), uint32(len(encodePairs(*m)))) {
+		return statusInvalidMemoryAccess
+	}
+	return statusOK
+}
+
+// buffer returns the buffer of the given type for the effective context.
+func (v *vm) buffer(bufferType uint32) *[]byte {
+	switch bufferType {
+	case bufferVMConfig:
+		return &v.vmConfig
+	case bufferPluginConfig:
+		return &v.pluginConfig
+	case bufferHTTPCallResponse:
+		if v.calloutResp != nil {
+			return &v.calloutResp.body
+		}
+		return nil
+	}
+	st := v.effectiveStream()
+	if st == nil {
+		return nil
+	}
+	switch bufferType {
+	case bufferRequestBody:
+		return &st.reqBody
+	case bufferResponseBody:
+		return &st.respBody
+	}
+	return nil
+}
+
+func (v *vm) getBufferStatus(s []uint64) uint32 {
+	b := v.buffer(u32(s[0]))
+	if b == nil {
+		return statusNotFound
+	}
+	if !v.writeU32(u32(s[1]), uint32(len(*b))) || !v.writeU32(u32(s[2]), 0) {
+		return statusInvalidMemoryAccess
+	}
+	return statusOK
+}
+
+func (v *vm) getBufferBytes(s []uint64) uint32 {
+	b := v.buffer(u32(s[0]))
+	if b == nil {
+		return statusNotFound
+	}
+	start, max := uint64(u32(s[1])), uint64(u32(s[2]))
+	n := uint64(len(*b))
+	if start > n {
+		return statusBadArgument
+	}
+	end := start + max
+	if end > n {
+		end = n
+	}
+	return v.returnBytes((*b)[start:end], u32(s[3]), u32(s[4]))
+}
+
+// setBufferBytes replaces size bytes at start with the given data (size 0 inserts).
+func (v *vm) setBufferBytes(s []uint64) uint32 {
+	bt := u32(s[0])
+	if bt != bufferRequestBody && bt != bufferResponseBody {
+		return statusBadArgument
+	}
+	b := v.buffer(bt)
+	data, ok := v.read(u32(s[3]), u32(s[4]))
+	if !ok {
+		return statusInvalidMemoryAccess
+	}
+	if b == nil {
+		return statusNotFound
+	}
+	start, size := uint64(u32(s[1])), uint64(u32(s[2]))
+	n := uint64(len(*b))
+	if start > n {
+		return statusBadArgument
+	}
+	end := start + size
+	if end > n {
+		end = n
+	}
+	out := make([]byte, 0, n-(end-start)+uint64(len(data)))
+	out = append(out, (*b)[:start]...)
+	out = append(out, data...)
+	out = append(out, (*b)[end:]...)
+	*b = out
+	return statusOK
+}

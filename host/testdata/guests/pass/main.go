@@ -1,0 +1,87 @@
+//go:build wasip1
+
+// Command pass is the host's general test guest: it passes requests through
+// with an added header, denies requests carrying x-deny (local 403), pauses
+// for a callout when x-callout names a cluster, counts requests, ticks and
+// uses shared data.
+package main
+
+import (
+	"strconv"
+
+	g "github.com/scopegate/scopegate/host/testdata/guests/guestabi"
+)
+
+var (
+	requests uint32
+	ticks    uint32
+	pending  = map[uint32]uint32{} // callout token -> stream id
+)
+
+func main() {}
+
+func init() {
+	g.OnConfigure = func(config []byte) bool {
+		if string(config) == "reject" {
+			return false
+		}
+		requests = g.Counter("pass.requests")
+		ticks = g.Counter("pass.ticks")
+		g.SetTickPeriod(50)
+		g.Log("pass configured: " + string(config))
+		return true
+	}
+	g.OnTick = func() { g.Inc(ticks) }
+	g.OnRequestHeaders = func(id uint32) uint32 {
+		g.Inc(requests)
+		if _, ok := g.Header(0, "x-deny"); ok {
+			g.SendLocal(403, "denied by pass")
+			return 1
+		}
+		if key, ok := g.Header(0, "x-shared-incr"); ok {
+			for {
+				val, cas, _ := g.GetShared(key)
+				n, _ := strconv.Atoi(string(val))
+				if g.SetShared(key, []byte(strconv.Itoa(n+1)), cas) == 0 {
+					break
+				}
+			}
+		}
+		path, _ := g.Property("request", "path")
+		g.SetHeader(0, "x-seen-path", path)
+		g.SetHeader(0, "x-pass", "yes")
+		if cluster, ok := g.Header(0, "x-callout"); ok {
+			token, st := g.HTTPCall(cluster, 2000, ":method", "GET", ":path", "/callout", ":authority", "backend")
+			if st != 0 {
+				g.SendLocal(500, "http call rejected: status "+strconv.Itoa(int(st)))
+				return 1
+			}
+			pending[token] = id
+			return 1
+		}
+		return 0
+	}
+	g.OnResponseHeaders = func(id uint32) uint32 {
+		g.SetHeader(2, "x-pass-response", "yes")
+		return 0
+	}
+	g.OnCalloutResponse = func(token, nh, nb uint32) {
+		id, ok := pending[token]
+		delete(pending, token)
+		if !ok {
+			return
+		}
+		if g.SetEffectiveContext(id) != 0 {
+			return
+		}
+		if nh == 0 {
+			g.SendLocal(503, "callout failed")
+			return
+		}
+		status, _ := g.Header(6, ":status")
+		body := g.GetBuffer(4, nb)
+		g.SetHeader(0, "x-callout-status", status)
+		g.SetHeader(0, "x-callout-body", string(body))
+		g.ContinueRequest()
+	}
+}
