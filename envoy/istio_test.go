@@ -1,0 +1,380 @@
+package envoy
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	extensionsv1alpha1 "istio.io/api/extensions/v1alpha1"
+	networkingv1 "istio.io/api/networking/v1"
+	securityv1 "istio.io/api/security/v1"
+	"sigs.k8s.io/yaml"
+
+	"github.com/scopegate/scopegate/filter"
+)
+
+// istioKinds maps apiVersion/kind to a fresh spec message of istio.io/api.
+var istioKinds = map[string]func() proto.Message{
+	"extensions.istio.io/v1alpha1/WasmPlugin":    func() proto.Message { return &extensionsv1alpha1.WasmPlugin{} },
+	"networking.istio.io/v1/ServiceEntry":        func() proto.Message { return &networkingv1.ServiceEntry{} },
+	"networking.istio.io/v1/DestinationRule":     func() proto.Message { return &networkingv1.DestinationRule{} },
+	"security.istio.io/v1/RequestAuthentication": func() proto.Message { return &securityv1.RequestAuthentication{} },
+	"security.istio.io/v1/AuthorizationPolicy":   func() proto.Message { return &securityv1.AuthorizationPolicy{} },
+}
+
+// istioObject is one Kubernetes object of a manifest, its spec decoded.
+type istioObject struct {
+	Kind      string
+	Name      string
+	Namespace string
+	RawSpec   map[string]any // the spec as written, to see fields set to their zero value
+	Spec      proto.Message
+}
+
+// splitYAMLDocuments splits a multi-document YAML stream at "---" lines.
+func splitYAMLDocuments(data []byte) [][]byte {
+	var docs [][]byte
+	var cur bytes.Buffer
+	flush := func() {
+		if strings.TrimSpace(stripComments(cur.String())) != "" {
+			docs = append(docs, bytes.Clone(cur.Bytes()))
+		}
+		cur.Reset()
+	}
+	for _, line := range strings.SplitAfter(string(data), "\n") {
+		if strings.TrimRight(line, " \r\n") == "---" {
+			flush()
+			continue
+		}
+		cur.WriteString(line)
+	}
+	flush()
+	return docs
+}
+
+// stripComments drops full-line YAML comments (to tell empty documents apart).
+func stripComments(s string) string {
+	var b strings.Builder
+	for _, l := range strings.Split(s, "\n") {
+		if !strings.HasPrefix(strings.TrimSpace(l), "#") {
+			b.WriteString(l + "\n")
+		}
+	}
+	return b.String()
+}
+
+// loadIstioManifest decodes every object of a manifest strictly: known
+// apiVersion/kind, only apiVersion/kind/metadata/spec at the top, a name and
+// namespace, and a spec that istio.io/api's types accept with no unknown field.
+func loadIstioManifest(data []byte) ([]istioObject, error) {
+	var objs []istioObject
+	for i, doc := range splitYAMLDocuments(data) {
+		js, err := yaml.YAMLToJSON(doc)
+		if err != nil {
+			return nil, fmt.Errorf("document %d: yaml: %w", i, err)
+		}
+		var top map[string]json.RawMessage
+		if err := json.Unmarshal(js, &top); err != nil {
+			return nil, fmt.Errorf("document %d: %w", i, err)
+		}
+		var apiVersion, kind string
+		var meta struct{ Name, Namespace string }
+		_ = json.Unmarshal(top["apiVersion"], &apiVersion)
+		_ = json.Unmarshal(top["kind"], &kind)
+		for k := range top {
+			if k != "apiVersion" && k != "kind" && k != "metadata" && k != "spec" {
+				return nil, fmt.Errorf("document %d (%s): unknown top-level field %q", i, kind, k)
+			}
+		}
+		newSpec, ok := istioKinds[apiVersion+"/"+kind]
+		if !ok {
+			return nil, fmt.Errorf("document %d: unknown apiVersion/kind %q/%q", i, apiVersion, kind)
+		}
+		if err := json.Unmarshal(top["metadata"], &meta); err != nil || meta.Name == "" || meta.Namespace == "" {
+			return nil, fmt.Errorf("document %d (%s): metadata needs a name and a namespace", i, kind)
+		}
+		spec := newSpec()
+		if err := (protojson.UnmarshalOptions{DiscardUnknown: false}).Unmarshal(top["spec"], spec); err != nil {
+			return nil, fmt.Errorf("%s %s: spec: %w", kind, meta.Name, err)
+		}
+		var raw map[string]any
+		if err := json.Unmarshal(top["spec"], &raw); err != nil {
+			return nil, fmt.Errorf("%s %s: spec: %w", kind, meta.Name, err)
+		}
+		objs = append(objs, istioObject{kind, meta.Name, meta.Namespace, raw, spec})
+	}
+	if len(objs) == 0 {
+		return nil, errors.New("no objects")
+	}
+	return objs, nil
+}
+
+// istioCluster is a parsed Istio outbound cluster name, outbound|port|subset|host.
+type istioCluster struct {
+	port int
+	host string
+}
+
+func parseIstioCluster(name string) (istioCluster, error) {
+	parts := strings.Split(name, "|")
+	if len(parts) != 4 || parts[0] != "outbound" || parts[3] == "" {
+		return istioCluster{}, fmt.Errorf("cluster %q is not an Istio outbound cluster name (outbound|<port>|<subset>|<host>)", name)
+	}
+	port, err := strconv.Atoi(parts[1])
+	if err != nil || port < 1 || port > 65535 {
+		return istioCluster{}, fmt.Errorf("cluster %q: bad port %q", name, parts[1])
+	}
+	return istioCluster{port, parts[3]}, nil
+}
+
+// checkIstioManifest applies the rules a working scopegate deployment in
+// Istio needs beyond the schema.
+func checkIstioManifest(objs []istioObject) []error {
+	var errs []error
+	seHosts := map[string]map[int]bool{} // ServiceEntry host -> ports
+	tlsOrigination := map[string]map[int]string{}
+	for _, o := range objs {
+		switch s := o.Spec.(type) {
+		case *networkingv1.ServiceEntry:
+			for _, h := range s.GetHosts() {
+				if seHosts[h] == nil {
+					seHosts[h] = map[int]bool{}
+				}
+				for _, p := range s.GetPorts() {
+					seHosts[h][int(p.GetNumber())] = true
+				}
+			}
+		case *networkingv1.DestinationRule:
+			for _, pl := range s.GetTrafficPolicy().GetPortLevelSettings() {
+				if pl.GetTls().GetMode().String() == "SIMPLE" {
+					if tlsOrigination[s.GetHost()] == nil {
+						tlsOrigination[s.GetHost()] = map[int]string{}
+					}
+					tlsOrigination[s.GetHost()][int(pl.GetPort().GetNumber())] = pl.GetTls().GetSni()
+				}
+			}
+		}
+	}
+	var plugins int
+	for _, o := range objs {
+		wp, ok := o.Spec.(*extensionsv1alpha1.WasmPlugin)
+		if !ok {
+			continue
+		}
+		plugins++
+		for _, err := range checkWasmPlugin(o, wp, seHosts, tlsOrigination) {
+			errs = append(errs, fmt.Errorf("WasmPlugin %s: %w", o.Name, err))
+		}
+	}
+	if plugins == 0 && !hasKind(objs, "RequestAuthentication") {
+		errs = append(errs, errors.New("no WasmPlugin in the manifest"))
+	}
+	return errs
+}
+
+func hasKind(objs []istioObject, kind string) bool {
+	for _, o := range objs {
+		if o.Kind == kind {
+			return true
+		}
+	}
+	return false
+}
+
+// checkWasmPlugin: AUTHN phase, explicit FAIL_CLOSE, our OCI image, a
+// workload selection, and a pluginConfig scopegate accepts whose clusters
+// Istio will actually have.
+func checkWasmPlugin(o istioObject, wp *extensionsv1alpha1.WasmPlugin, seHosts map[string]map[int]bool, tlsOrigination map[string]map[int]string) []error {
+	var errs []error
+	if wp.GetPhase() != extensionsv1alpha1.PluginPhase_AUTHN {
+		errs = append(errs, fmt.Errorf("phase is %s, want AUTHN", wp.GetPhase()))
+	}
+	// FAIL_CLOSE is the enum's zero value, so protobuf cannot tell it from
+	// "unset"; the manifest must say it explicitly, as documentation.
+	if o.RawSpec["failStrategy"] != "FAIL_CLOSE" {
+		errs = append(errs, fmt.Errorf("failStrategy is %v, want FAIL_CLOSE written out", o.RawSpec["failStrategy"]))
+	}
+	if wp.GetType() != extensionsv1alpha1.PluginType_HTTP {
+		errs = append(errs, fmt.Errorf("type is %s, want HTTP", wp.GetType()))
+	}
+	if !strings.HasPrefix(wp.GetUrl(), "oci://ghcr.io/scopegate/scopegate:") && !strings.HasPrefix(wp.GetUrl(), "oci://ghcr.io/scopegate/scopegate@sha256:") {
+		errs = append(errs, fmt.Errorf("url is %q, want oci://ghcr.io/scopegate/scopegate:<version>", wp.GetUrl()))
+	}
+	if len(wp.GetSelector().GetMatchLabels()) == 0 && len(wp.GetTargetRefs()) == 0 {
+		errs = append(errs, errors.New("selects no workload (selector or targetRefs); it would apply to the whole namespace"))
+	}
+	js, err := protojson.Marshal(wp.GetPluginConfig())
+	if err != nil {
+		return append(errs, err)
+	}
+	cfg, err := filter.ParseConfig(js)
+	if err != nil {
+		return append(errs, fmt.Errorf("scopegate rejects the pluginConfig: %w", err))
+	}
+	for _, f := range fetches(cfg) {
+		c, err := parseIstioCluster(f.cluster)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		inMesh := strings.HasSuffix(c.host, ".svc.cluster.local")
+		if !inMesh && !seHosts[c.host][c.port] {
+			errs = append(errs, fmt.Errorf("cluster %q: no ServiceEntry declares %s port %d (and it is not a Kubernetes service)", f.cluster, c.host, c.port))
+			continue
+		}
+		u, err := url.Parse(f.uri)
+		if err == nil && u.Scheme == "https" {
+			sni, ok := tlsOrigination[c.host][c.port]
+			if !ok {
+				errs = append(errs, fmt.Errorf("cluster %q serves %s but no DestinationRule originates TLS (mode SIMPLE) on port %d", f.cluster, f.uri, c.port))
+			} else if sni != u.Hostname() {
+				errs = append(errs, fmt.Errorf("cluster %q: DestinationRule sni %q, want %q", f.cluster, sni, u.Hostname()))
+			}
+		}
+	}
+	return errs
+}
+
+func validateIstioYAML(data []byte) error {
+	objs, err := loadIstioManifest(data)
+	if err != nil {
+		return err
+	}
+	return errors.Join(checkIstioManifest(objs)...)
+}
+
+func istioYAMLs(t *testing.T) []string {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join("istio", "*.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) < 2 {
+		t.Fatalf("found %d manifests under envoy/istio, want the sidecar and the gateway examples", len(files))
+	}
+	return files
+}
+
+func TestEveryIstioManifestLoadsIntoIstiosTypesAndScopegatesParser(t *testing.T) {
+	for _, f := range istioYAMLs(t) {
+		t.Run(f+" is valid for Istio and for scopegate", func(t *testing.T) {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := validateIstioYAML(data); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+func TestTheGatewayExampleSelectsTheIngressGateway(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("istio", "gateway.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs, err := loadIstioManifest(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range objs {
+		if wp, ok := o.Spec.(*extensionsv1alpha1.WasmPlugin); ok {
+			if got := wp.GetSelector().GetMatchLabels()["istio"]; got != "ingressgateway" || o.Namespace != "istio-system" {
+				t.Errorf("selector istio=%q in namespace %q, want ingressgateway in istio-system", got, o.Namespace)
+			}
+			return
+		}
+	}
+	t.Error("no WasmPlugin in gateway.yaml")
+}
+
+// TestBrokenIstioManifestIsRejected proves the checks have teeth on a copy
+// of the sidecar example.
+func TestBrokenIstioManifestIsRejected(t *testing.T) {
+	orig, err := os.ReadFile(filepath.Join("istio", "wasmplugin.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name     string
+		old, new string
+		wantErr  string
+	}{
+		{"the unchanged manifest is accepted", "", "", ""},
+		{"a pinned image digest is accepted", "url: oci://ghcr.io/scopegate/scopegate:0.1.0",
+			"url: oci://ghcr.io/scopegate/scopegate@sha256:" + strings.Repeat("ab", 32), ""},
+
+		{"a misspelled WasmPlugin field is rejected", "failStrategy: FAIL_CLOSE", "failStrategey: FAIL_CLOSE", "unknown field"},
+		{"an unknown enum value is rejected", "phase: AUTHN", "phase: AUTHENTICATION", "AUTHENTICATION"},
+		{"a misspelled ServiceEntry field is rejected", "resolution: DNS", "resolve: DNS", "unknown field"},
+		{"a misspelled DestinationRule field is rejected", "sni: idp.example.com", "serverName: idp.example.com", "unknown field"},
+		{"an unknown kind is rejected", "kind: ServiceEntry", "kind: ServiceEntries", "unknown apiVersion/kind"},
+		{"an old apiVersion of a kind we do not decode is rejected", "apiVersion: extensions.istio.io/v1alpha1", "apiVersion: extensions.istio.io/v1", "unknown apiVersion/kind"},
+		{"a misspelled top-level field is rejected", "metadata:\n  name: scopegate\n", "metdata:\n  name: scopegate\n", "unknown top-level field"},
+
+		{"the AUTHZ phase is rejected", "phase: AUTHN", "phase: AUTHZ", "AUTHN"},
+		{"failing open is rejected", "failStrategy: FAIL_CLOSE", "failStrategy: FAIL_OPEN", "FAIL_CLOSE"},
+		{"an implicit fail strategy is rejected", "  failStrategy: FAIL_CLOSE\n", "", "FAIL_CLOSE"},
+		{"another image is rejected", "url: oci://ghcr.io/scopegate/scopegate:0.1.0", "url: oci://docker.io/library/scopegate:0.1.0", "url"},
+		{"a plugin without a workload selector is rejected", "spec:\n  selector:\n    matchLabels:\n      app: orders\n  url:", "spec:\n  url:", "selects no workload"},
+		{"a misspelled plugin field is rejected by scopegate's parser", "issuer: https://idp", "issuers: https://idp", "scopegate rejects"},
+		{"a wrong plugin field type is rejected by scopegate's parser", "timeout_ms: 3000", "timeout_ms: soon", "scopegate rejects"},
+		{"a plain cluster name is rejected under Istio", "cluster: outbound|443||idp.example.com", "cluster: idp", "not an Istio outbound cluster"},
+		{"a cluster on a port no ServiceEntry declares is rejected", "cluster: outbound|443||idp.example.com", "cluster: outbound|8443||idp.example.com", "no ServiceEntry"},
+		{"an https IdP without TLS origination is rejected", "        mode: SIMPLE\n", "        mode: DISABLE\n", "originates TLS"},
+		{"TLS origination with the wrong SNI is rejected", "sni: idp.example.com", "sni: other.example.com", "sni"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			data := string(orig)
+			if tc.old != "" {
+				if !strings.Contains(data, tc.old) {
+					t.Fatalf("wasmplugin.yaml no longer contains %q; update the test", tc.old)
+				}
+				data = strings.Replace(data, tc.old, tc.new, 1)
+			}
+			err := validateIstioYAML([]byte(data))
+			t.Logf("validation: %v", err)
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Fatalf("rejected: %v", err)
+			case tc.wantErr != "" && err == nil:
+				t.Fatal("accepted")
+			case tc.wantErr != "" && !strings.Contains(err.Error(), tc.wantErr):
+				t.Fatalf("error %q does not mention %q", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestIstioClusterNames(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		cluster string
+		want    istioCluster
+		ok      bool
+	}{
+		{"an external host on 443 parses", "outbound|443||idp.example.com", istioCluster{443, "idp.example.com"}, true},
+		{"a subset parses", "outbound|8080|v1|keycloak.identity.svc.cluster.local", istioCluster{8080, "keycloak.identity.svc.cluster.local"}, true},
+		{"an inbound cluster is rejected", "inbound|8080||", istioCluster{}, false},
+		{"a missing host is rejected", "outbound|443||", istioCluster{}, false},
+		{"a port out of range is rejected", "outbound|70000||idp.example.com", istioCluster{}, false},
+		{"a bare name is rejected", "idp", istioCluster{}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := parseIstioCluster(tc.cluster)
+			if (err == nil) != tc.ok || got != tc.want {
+				t.Errorf("parseIstioCluster(%q) = %+v, %v", tc.cluster, got, err)
+			}
+		})
+	}
+}
