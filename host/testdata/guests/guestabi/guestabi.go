@@ -14,6 +14,8 @@ var (
 	OnResponseHeaders func(ctxID uint32) uint32
 	OnCalloutResponse func(token, nheaders, bodySize uint32)
 	OnTick            func()
+	// OnAllocate runs inside the allocator (to test Envoy's restrictions there).
+	OnAllocate func()
 )
 
 // RootID is the root context id.
@@ -27,6 +29,9 @@ func abiVersion() {}
 
 //go:wasmexport proxy_on_memory_allocate
 func onMemoryAllocate(size uint32) unsafe.Pointer {
+	if OnAllocate != nil {
+		OnAllocate()
+	}
 	b := make([]byte, size+1)
 	allocs = append(allocs, b)
 	return unsafe.Pointer(&b[0])

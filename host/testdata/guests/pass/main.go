@@ -71,7 +71,8 @@ func init() {
 		if !ok {
 			return
 		}
-		if g.SetEffectiveContext(id) != 0 {
+		if st := g.SetEffectiveContext(id); st != 0 {
+			g.Log("stream " + strconv.Itoa(int(id)) + " gone: set_effective_context status " + strconv.Itoa(int(st)))
 			return
 		}
 		if nh == 0 {
