@@ -1,0 +1,161 @@
+// Command scopegate-proxy runs any proxy-wasm module (ABI 0.2.0/0.2.1) in a
+// local HTTP reverse proxy, the way Envoy 1.33+ runs it: requests go through
+// the plugin and, when it lets them through, on to the upstream.
+//
+//	scopegate-proxy -module dist/scopegate.wasm -config plugin.json \
+//	    -upstream http://127.0.0.1:9000 -cluster idp=http://127.0.0.1:9001 \
+//	    -listen 127.0.0.1:8080 -admin 127.0.0.1:9901 -workers 2
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/scopegate/scopegate/host"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "scopegate-proxy:", err)
+		os.Exit(1)
+	}
+}
+
+// clusterFlags collects repeatable -cluster name=URL flags.
+type clusterFlags map[string]string
+
+func (c clusterFlags) String() string {
+	parts := make([]string, 0, len(c))
+	for k, v := range c {
+		parts = append(parts, k+"="+v)
+	}
+	return strings.Join(parts, ",")
+}
+
+func (c clusterFlags) Set(s string) error {
+	name, url, ok := strings.Cut(s, "=")
+	if !ok || name == "" || url == "" {
+		return fmt.Errorf("want name=URL, got %q", s)
+	}
+	if !strings.HasPrefix(url, "http://") && !strings.HasPrefix(url, "https://") {
+		return fmt.Errorf("cluster %s: URL %q must start with http:// or https://", name, url)
+	}
+	c[name] = url
+	return nil
+}
+
+// run parses flags, starts the host, the proxy and the admin listener, and
+// serves until ctx ends; then it shuts down cleanly.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("scopegate-proxy", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	module := fs.String("module", "dist/scopegate.wasm", "proxy-wasm module (.wasm) to run")
+	configPath := fs.String("config", "", "plugin configuration file (buffer 7, read in on_configure)")
+	vmConfigPath := fs.String("vm-config", "", "VM configuration file (buffer 6, read in on_vm_start)")
+	upstream := fs.String("upstream", "", "upstream base URL requests are forwarded to, e.g. http://127.0.0.1:9000")
+	clusters := clusterFlags{}
+	fs.Var(clusters, "cluster", "callout cluster as name=URL (repeatable)")
+	listen := fs.String("listen", "127.0.0.1:8080", "proxy listen address")
+	admin := fs.String("admin", "127.0.0.1:9901", "admin listen address (/stats, /ready, /logs); empty disables it")
+	workers := fs.Int("workers", 2, "worker VMs (one per Envoy worker thread)")
+	logLevel := fs.String("log-level", "info", "trace, debug, info, warn, error or critical")
+	pollOneoff := fs.String("poll-oneoff", "enosys", "WASI poll_oneoff: enosys (Envoy 1.33-1.38) or no-events (newer Envoy)")
+	pluginName := fs.String("plugin-name", "scopegate", "plugin name in logs and properties")
+	cacheDir := fs.String("cache-dir", "", "wazero compilation cache directory (default: user cache dir/scopegate/wazero)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	level, err := host.ParseLogLevel(*logLevel)
+	if err != nil {
+		return err
+	}
+	mode, err := host.ParsePollOneoffMode(*pollOneoff)
+	if err != nil {
+		return err
+	}
+	cfg := host.Config{
+		Module:              *module,
+		PluginName:          *pluginName,
+		Workers:             *workers,
+		Clusters:            clusters,
+		Upstream:            *upstream,
+		PollOneoff:          mode,
+		CompilationCacheDir: *cacheDir,
+		LogLevel:            level,
+		Log:                 stderr,
+	}
+	if *configPath != "" {
+		if cfg.PluginConfig, err = os.ReadFile(*configPath); err != nil {
+			return fmt.Errorf("reading plugin configuration: %w", err)
+		}
+	}
+	if *vmConfigPath != "" {
+		if cfg.VMConfig, err = os.ReadFile(*vmConfigPath); err != nil {
+			return fmt.Errorf("reading VM configuration: %w", err)
+		}
+	}
+	h, err := host.New(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer h.Close(context.Background())
+
+	servers := []*http.Server{}
+	errs := make(chan error, 2)
+	serve := func(what, addr string, handler http.Handler) error {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("%s listener: %w", what, err)
+		}
+		srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+		servers = append(servers, srv)
+		fmt.Fprintf(stdout, "%s listening on http://%s\n", what, ln.Addr())
+		go func() {
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errs <- fmt.Errorf("%s: %w", what, err)
+			}
+		}()
+		return nil
+	}
+	shutdown := func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		for _, s := range servers {
+			s.Shutdown(sctx)
+		}
+	}
+	if err := serve("proxy", *listen, h.Handler()); err != nil {
+		shutdown()
+		return err
+	}
+	if *admin != "" {
+		if err := serve("admin", *admin, h.AdminHandler()); err != nil {
+			shutdown()
+			return err
+		}
+	}
+	select {
+	case <-ctx.Done():
+		shutdown()
+		fmt.Fprintln(stdout, "shut down")
+		return nil
+	case err := <-errs:
+		shutdown()
+		return err
+	}
+}
