@@ -16,6 +16,16 @@ type Config struct {
 	BypassCORSPreflight bool
 	Realm               string
 	MaxTokenBytes       int
+
+	// Warnings are problems that do not reject the configuration (skipped
+	// local JWKS keys); on_configure logs each at warn level.
+	Warnings []string
+
+	// Derived once at parse time for the request path.
+	headerSources []HeaderSource // union of every provider's from_headers
+	paramSources  []string       // union of every provider's from_params
+	cookieSources []string       // union of every provider's from_cookies
+	stripHeaders  []string       // claim_to_headers and forward_payload_header names, always removed
 }
 
 // Provider is one trusted token issuer and where its keys come from.
@@ -41,6 +51,9 @@ type Provider struct {
 	Forward        bool
 	PayloadHeader  string // forward_payload_header; "" is off
 	ClaimToHeaders []ClaimHeader
+
+	// Validator checks iss, aud and the time claims; built from the fields above.
+	Validator jwt.Validator
 }
 
 // Fetch holds the settings shared by both remote key sources.
@@ -102,6 +115,11 @@ type Requirement struct {
 	All          []*Requirement
 	Allow        bool // no token needed
 	AllowMissing bool // a missing token passes; a present one must be valid
+
+	// Derived at parse time (see requirements.go).
+	providers    providerMask // providers a token may come from to satisfy this node
+	alwaysAllows bool         // passes without looking at the request
+	allowsMissed bool         // passes when no token is present
 }
 
 // ClaimRequirement demands that the claim at Path contains one of Values.

@@ -1,0 +1,101 @@
+package filter
+
+import (
+	"hash/maphash"
+	"time"
+
+	"github.com/scopegate/scopegate/jwt"
+)
+
+// Verified-token cache bounds. A repeated token then costs a hash, a map
+// lookup and the requirement checks instead of a signature verification
+// (milliseconds in wasm, DESIGN §6).
+const (
+	tokenCacheMaxEntries = 1024
+	tokenCacheMaxTTL     = 5 * time.Minute
+)
+
+// cachedToken is one verified token. It stays valid until expires, and only
+// while its provider's current key set still holds the key that verified it.
+type cachedToken struct {
+	raw     string
+	token   verifiedToken
+	keys    *jwt.KeySet // the set the token was verified (or last re-checked) against
+	kid     string
+	hasKid  bool
+	expires time.Time
+}
+
+// tokenCache is a bounded per-VM map from token to verification result. It
+// is only touched from the VM's single thread, so it has no lock.
+type tokenCache struct {
+	seed    maphash.Seed
+	entries map[uint64]*cachedToken
+	max     int
+}
+
+func newTokenCache(max int) *tokenCache {
+	return &tokenCache{seed: maphash.MakeSeed(), entries: make(map[uint64]*cachedToken), max: max}
+}
+
+// get returns the cached verification of raw if it is still good: not past
+// its expiry, and its key still present in current (the provider's set now).
+func (c *tokenCache) get(raw string, now time.Time, current func(*Provider) *jwt.KeySet) (*verifiedToken, bool) {
+	h := maphash.String(c.seed, raw)
+	e, ok := c.entries[h]
+	if !ok || e.raw != raw {
+		return nil, false
+	}
+	if now.After(e.expires) {
+		delete(c.entries, h)
+		return nil, false
+	}
+	if set := current(e.token.provider); set != e.keys {
+		// The key set was replaced: keep the entry only if its key survived.
+		// A kid-less token cannot be tied to one key, so it is verified again.
+		if set == nil || !e.hasKid || !set.HasKid(e.kid) {
+			delete(c.entries, h)
+			return nil, false
+		}
+		e.keys = set
+	}
+	return &e.token, true
+}
+
+// put stores a verification result. exp is the token's exp (plus the
+// provider's skew) when it has one; entries never outlive tokenCacheMaxTTL.
+func (c *tokenCache) put(raw string, t verifiedToken, keys *jwt.KeySet, kid string, hasKid bool, exp time.Time, hasExp bool, now time.Time) {
+	expires := now.Add(tokenCacheMaxTTL)
+	if hasExp && exp.Before(expires) {
+		expires = exp
+	}
+	if !expires.After(now) {
+		return
+	}
+	h := maphash.String(c.seed, raw)
+	if _, ok := c.entries[h]; !ok && len(c.entries) >= c.max {
+		c.evict(now)
+	}
+	c.entries[h] = &cachedToken{raw: raw, token: t, keys: keys, kid: kid, hasKid: hasKid, expires: expires}
+}
+
+// evict drops expired entries, or else one arbitrary entry (map iteration
+// order is unspecified, which makes this a cheap random eviction).
+func (c *tokenCache) evict(now time.Time) {
+	removed := false
+	for h, e := range c.entries {
+		if now.After(e.expires) {
+			delete(c.entries, h)
+			removed = true
+		}
+	}
+	if removed {
+		return
+	}
+	for h := range c.entries {
+		delete(c.entries, h)
+		return
+	}
+}
+
+func (c *tokenCache) len() int { return len(c.entries) }

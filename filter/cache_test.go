@@ -1,0 +1,135 @@
+package filter
+
+import (
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/scopegate/scopegate/internal/testjwt"
+	"github.com/scopegate/scopegate/jwt"
+)
+
+func keySet(t *testing.T, keys ...*testjwt.Key) *jwt.KeySet {
+	t.Helper()
+	ks, _, err := jwt.ParseJWKS(testjwt.JWKS(keys...), jwt.JWKSOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ks
+}
+
+func TestTokenCache(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	prov := &Provider{Name: "p"}
+	setA := keySet(t, rsKey())
+	current := setA
+	lookup := func(*Provider) *jwt.KeySet { return current }
+	vt := verifiedToken{provider: prov, sub: "a"}
+
+	t.Run("an entry is served until its expiry and not after", func(t *testing.T) {
+		c := newTokenCache(8)
+		c.put("tok", vt, setA, "rs-1", true, now.Add(time.Minute), true, now)
+		if got, ok := c.get("tok", now.Add(59*time.Second), lookup); !ok || got.sub != "a" {
+			t.Fatal("miss before expiry")
+		}
+		if _, ok := c.get("tok", now.Add(61*time.Second), lookup); ok {
+			t.Fatal("hit after expiry")
+		}
+		if c.len() != 0 {
+			t.Error("expired entry kept")
+		}
+	})
+	t.Run("an entry without exp lives at most the cache TTL", func(t *testing.T) {
+		c := newTokenCache(8)
+		c.put("tok", vt, setA, "rs-1", true, time.Time{}, false, now)
+		if _, ok := c.get("tok", now.Add(tokenCacheMaxTTL-time.Second), lookup); !ok {
+			t.Fatal("miss within TTL")
+		}
+		if _, ok := c.get("tok", now.Add(tokenCacheMaxTTL+time.Second), lookup); ok {
+			t.Fatal("hit after TTL")
+		}
+	})
+	t.Run("an already expired token is not stored", func(t *testing.T) {
+		c := newTokenCache(8)
+		c.put("tok", vt, setA, "rs-1", true, now.Add(-time.Second), true, now)
+		if c.len() != 0 {
+			t.Error("stored")
+		}
+	})
+	t.Run("a rotation that keeps the key keeps the entry", func(t *testing.T) {
+		c := newTokenCache(8)
+		c.put("tok", vt, setA, "rs-1", true, now.Add(time.Hour), true, now)
+		current = keySet(t, rsKey(), esKey())
+		defer func() { current = setA }()
+		if _, ok := c.get("tok", now, lookup); !ok {
+			t.Fatal("entry dropped although its kid is still in the set")
+		}
+	})
+	t.Run("a rotation that drops the key drops the entry", func(t *testing.T) {
+		c := newTokenCache(8)
+		c.put("tok", vt, setA, "rs-1", true, now.Add(time.Hour), true, now)
+		current = keySet(t, esKey())
+		defer func() { current = setA }()
+		if _, ok := c.get("tok", now, lookup); ok {
+			t.Fatal("entry served although its key left the set")
+		}
+	})
+	t.Run("a kid-less entry is dropped on any rotation", func(t *testing.T) {
+		c := newTokenCache(8)
+		c.put("tok", vt, setA, "", false, now.Add(time.Hour), true, now)
+		if _, ok := c.get("tok", now, lookup); !ok {
+			t.Fatal("miss with the same set")
+		}
+		current = keySet(t, rsKey())
+		defer func() { current = setA }()
+		if _, ok := c.get("tok", now, lookup); ok {
+			t.Fatal("kid-less entry survived a set replacement")
+		}
+	})
+	t.Run("the cache is bounded", func(t *testing.T) {
+		c := newTokenCache(4)
+		for i := 0; i < 20; i++ {
+			c.put("tok"+strconv.Itoa(i), vt, setA, "rs-1", true, now.Add(time.Hour), true, now)
+		}
+		if c.len() != 4 {
+			t.Fatalf("len = %d, want 4", c.len())
+		}
+		if _, ok := c.get("tok19", now, lookup); !ok {
+			t.Error("the newest entry is missing")
+		}
+	})
+	t.Run("only the exact token hits", func(t *testing.T) {
+		c := newTokenCache(4)
+		c.put("tok", vt, setA, "rs-1", true, now.Add(time.Hour), true, now)
+		if _, ok := c.get("tok2", now, lookup); ok {
+			t.Fatal("hit for another token")
+		}
+	})
+}
+
+// Keys rotated at the provider evict cached tokens signed with the old key
+// through the full request path.
+func TestCachedTokensFollowTheKeySet(t *testing.T) {
+	h := startFilter(t, localConfig("", ""))
+	tok := h.token(rsKey(), "a")
+	for i := 0; i < 3; i++ {
+		if r := h.get("/x", tok); r.status() != 200 {
+			t.Fatalf("request %d: %d", i, r.status())
+		}
+	}
+	if h.counter(metricCacheHit) != 2 || h.counter(metricCacheMiss) != 1 {
+		t.Errorf("hit %d miss %d, want 2 and 1", h.counter(metricCacheHit), h.counter(metricCacheMiss))
+	}
+}
+
+func BenchmarkCachedRequest(b *testing.B) {
+	h := startFilter(b, localConfig(`"claim_to_headers":[{"claim":"sub","header":"x-sub"}]`, `"rules":[{"match":{"prefix":"/"},"requires":{"scopes":["read"]}}]`))
+	tok := h.token(rsKey(), "a", "read")
+	hdr := [][2]string{{":method", "GET"}, {":path", "/x"}, {"authorization", "Bearer " + tok}}
+	b.ReportAllocs()
+	for b.Loop() {
+		id := h.host.InitializeHttpContext()
+		h.host.CallOnRequestHeaders(id, hdr, true)
+		h.host.CompleteHttpContext(id)
+	}
+}

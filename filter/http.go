@@ -1,0 +1,303 @@
+package filter
+
+import (
+	"errors"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
+	"github.com/tidwall/gjson"
+
+	"github.com/scopegate/scopegate/filter/abi"
+	"github.com/scopegate/scopegate/jwt"
+)
+
+// httpContext is one request stream.
+type httpContext struct {
+	types.DefaultHttpContext
+	id     uint32
+	plugin *pluginContext
+
+	parked    bool // waiting in the key store for keys
+	refetched bool // the unknown-kid refetch was already spent on this stream
+	stripped  bool // spoofable headers already removed
+}
+
+// OnHttpRequestHeaders authorizes the request (DESIGN §3, §4).
+func (h *httpContext) OnHttpRequestHeaders(int, bool) types.Action {
+	testPanicHook()
+	return h.authorize()
+}
+
+// OnHttpStreamDone forgets a stream that ended while waiting for keys.
+func (h *httpContext) OnHttpStreamDone() {
+	if h.parked {
+		h.parked = false
+		h.plugin.keys.cancel(h.id)
+	}
+}
+
+// resume is called by the key store (with this stream made effective) when
+// the keys this stream waited for arrived or could not be fetched.
+func (h *httpContext) resume() {
+	h.parked = false
+	if h.authorize() == types.ActionContinue {
+		if err := abi.ResumeHttpRequest(); err != nil {
+			abi.LogWarn("scopegate: resuming the request failed: " + err.Error())
+		}
+	}
+}
+
+// authorize decides the request. It returns Continue when the request may
+// go upstream, and Pause when it was answered locally or parked waiting for
+// keys. A panic here (a bug) is turned into a 500, never into an allow.
+func (h *httpContext) authorize() (action types.Action) {
+	pc := h.plugin
+	var method, path string
+	defer func() {
+		if r := recover(); r != nil {
+			msg := "internal error"
+			if s, ok := r.(string); ok {
+				msg += ": " + s
+			} else if e, ok := r.(error); ok {
+				msg += ": " + e.Error()
+			}
+			h.parked = false
+			pc.send(&denial{kind: denyInternal, description: "internal error", reason: msg}, method, path)
+			action = types.ActionPause
+		}
+	}()
+	cfg := pc.cfg
+	headers, err := abi.GetHttpRequestHeaders()
+	if err != nil {
+		pc.send(&denial{kind: denyInternal, description: "internal error", reason: "reading request headers: " + err.Error()}, "", "")
+		return types.ActionPause
+	}
+	if !h.stripped {
+		// Never let a client send what the filter vouches for.
+		for _, name := range cfg.stripHeaders {
+			_ = abi.RemoveHttpRequestHeader(name)
+		}
+		h.stripped = true
+	}
+	method, path = headerValue(headers, ":method"), headerValue(headers, ":path")
+	pathOnly := path
+	if q := strings.IndexByte(path, '?'); q >= 0 {
+		pathOnly = path[:q]
+	}
+	if cfg.BypassCORSPreflight && method == "OPTIONS" &&
+		headerValue(headers, "origin") != "" && headerValue(headers, "access-control-request-method") != "" {
+		pc.m.allowed.Increment(1)
+		return types.ActionContinue
+	}
+	req := cfg.selectRequirement(pathOnly, method)
+	if req.alwaysAllows {
+		pc.m.allowed.Increment(1)
+		return types.ActionContinue
+	}
+
+	tok, n := cfg.extractToken(headers, path)
+	switch {
+	case n > 1:
+		pc.send(&denial{kind: denyMultiple, description: "the request carries more than one access token",
+			reason: "more than one token in the request"}, method, path)
+		return types.ActionPause
+	case n == 0:
+		if req.allowsMissed {
+			pc.m.allowed.Increment(1)
+			return types.ActionContinue
+		}
+		pc.send(&denial{kind: denyMissing, description: "an access token is required",
+			reason: "no token in the request"}, method, path)
+		return types.ActionPause
+	case len(tok.raw) > cfg.MaxTokenBytes:
+		pc.send(&denial{kind: denyInvalid, description: "token too large",
+			reason: "token too large"}, method, path)
+		return types.ActionPause
+	}
+
+	now := pc.now()
+	if vt, ok := pc.cache.get(tok.raw, now, pc.currentKeys); ok && req.providers.has(vt.provider.Index) {
+		pc.m.cacheHit.Increment(1)
+		return h.finish(req, vt, tok, headers, method, path)
+	}
+	pc.m.cacheMiss.Increment(1)
+
+	t, err := jwt.Parse(tok.raw, cfg.MaxTokenBytes)
+	if err != nil {
+		h.sendInvalid(err, "", method, path)
+		return types.ActionPause
+	}
+	// The unverified iss only picks the provider; verification decides.
+	iss := gjson.GetBytes(t.Payload, "iss")
+	issuer := ""
+	if iss.Type == gjson.String {
+		issuer = iss.Str
+	}
+	var (
+		firstErr    error
+		unavailable bool
+		tried       bool
+	)
+	for pass := 0; pass < 2; pass++ {
+		for _, p := range cfg.Providers {
+			// First pass: providers whose issuer matches; second: issuer-less ones.
+			if !req.providers.has(p.Index) || (pass == 0) != (p.Issuer != "") || (pass == 0 && p.Issuer != issuer) {
+				continue
+			}
+			tried = true
+			set, status := pc.keys.keys(p)
+			switch status {
+			case keysPending:
+				if pc.keys.waitForKeys(p, h.id, h.resume) {
+					h.parked = true
+					return types.ActionPause
+				}
+				pc.send(&denial{kind: denyUnavailable, description: "signing keys are not available yet, try again later",
+					reason: "too many requests waiting for the keys of provider " + p.Name, iss: issuer}, method, path)
+				return types.ActionPause
+			case keysUnavailable:
+				unavailable = true
+				continue
+			}
+			key, err := set.Verify(t, p.Algorithms)
+			if errors.Is(err, jwt.ErrUnknownKid) && !h.refetched {
+				h.refetched = true
+				if pc.keys.refetchForKid(p, t.Kid, h.id, h.resume) {
+					h.parked = true
+					return types.ActionPause
+				}
+			}
+			if err == nil {
+				var claims jwt.Claims
+				claims, err = p.Validator.Validate(t.Payload, now)
+				if err == nil {
+					vt := verifiedToken{
+						provider: p,
+						payload:  t.Payload,
+						scopes:   jwt.Scopes(t.Payload, p.ScopeClaims),
+						sub:      claims.Sub,
+						iss:      claims.Iss,
+					}
+					exp := time.Time{}
+					if claims.HasExp {
+						exp = unixTime(claims.Exp).Add(p.ClockSkew)
+					}
+					hasKid := t.HasKid
+					kid := t.Kid
+					if !hasKid && key != nil && key.HasKid {
+						// A kid-less token verified by one key: tie the entry to that key.
+						hasKid, kid = true, key.Kid
+					}
+					pc.cache.put(tok.raw, vt, set, kid, hasKid, exp, claims.HasExp, now)
+					return h.finish(req, &vt, tok, headers, method, path)
+				}
+			}
+			if firstErr == nil {
+				firstErr = err
+			}
+		}
+	}
+	switch {
+	case unavailable:
+		pc.send(&denial{kind: denyUnavailable, description: "signing keys could not be obtained, try again later",
+			reason: "signing keys could not be obtained", iss: issuer}, method, path)
+	case !tried:
+		pc.send(&denial{kind: denyInvalid, description: "token issuer is not accepted",
+			reason: "no provider accepts the token issuer", iss: issuer}, method, path)
+	default:
+		h.sendInvalid(firstErr, issuer, method, path)
+	}
+	return types.ActionPause
+}
+
+// sendInvalid answers 401 invalid_token with the jwt package's client-safe text.
+func (h *httpContext) sendInvalid(err error, iss, method, path string) {
+	desc := "invalid token"
+	var je *jwt.Error
+	if errors.As(err, &je) {
+		desc = je.Error()
+	}
+	h.plugin.send(&denial{kind: denyInvalid, description: desc, reason: "invalid token: " + desc, iss: iss}, method, path)
+}
+
+// finish applies the requirement to a verified token and either lets the
+// request through (removing the token, setting claim headers) or answers 403.
+func (h *httpContext) finish(req *Requirement, vt *verifiedToken, tok foundToken, headers [][2]string, method, path string) types.Action {
+	pc := h.plugin
+	var u unmet
+	if !req.satisfied(vt, &u) {
+		d := &denial{kind: denyScope, sub: vt.sub, iss: vt.iss, scope: strings.Join(u.needScopes, " ")}
+		switch {
+		case len(u.missingScopes) > 0:
+			d.description = "the token lacks a required scope"
+			d.reason = "required scopes were not found [" + strings.Join(u.missingScopes, " ") + "]"
+		case u.claim != "":
+			d.description = "the token lacks a required claim value"
+			d.reason = "required claim was not satisfied [" + u.claim + "]"
+		default:
+			d.description = "the token was issued by a provider this route does not accept"
+			d.reason = "token issued by provider " + vt.provider.Name + ", which this route does not accept"
+		}
+		pc.send(d, method, path)
+		return types.ActionPause
+	}
+	p := vt.provider
+	if !p.Forward {
+		switch tok.place {
+		case inHeader:
+			_ = abi.RemoveHttpRequestHeader(tok.name)
+		case inParam:
+			_ = abi.ReplaceHttpRequestHeader(":path", withoutParam(path, tok.name))
+		case inCookie:
+			if rest := withoutCookie(headers, tok.name); rest != "" {
+				_ = abi.ReplaceHttpRequestHeader("cookie", rest)
+			} else {
+				_ = abi.RemoveHttpRequestHeader("cookie")
+			}
+		}
+	}
+	if p.PayloadHeader != "" {
+		// Like Envoy's forward_payload_header: the payload segment, base64url.
+		if first := strings.IndexByte(tok.raw, '.'); first >= 0 {
+			if second := strings.IndexByte(tok.raw[first+1:], '.'); second >= 0 {
+				_ = abi.ReplaceHttpRequestHeader(p.PayloadHeader, tok.raw[first+1:first+1+second])
+			}
+		}
+	}
+	for _, ch := range p.ClaimToHeaders {
+		if v, ok := jwt.ClaimHeaderValue(vt.payload, ch.Claim); ok {
+			_ = abi.ReplaceHttpRequestHeader(ch.Header, v)
+		}
+	}
+	pc.m.allowed.Increment(1)
+	return types.ActionContinue
+}
+
+// currentKeys is the key set the cache compares its entries against.
+func (pc *pluginContext) currentKeys(p *Provider) *jwt.KeySet {
+	set, status := pc.keys.keys(p)
+	if status != keysReady {
+		return nil
+	}
+	return set
+}
+
+func headerValue(headers [][2]string, name string) string {
+	for _, h := range headers {
+		if strings.EqualFold(h[0], name) {
+			return h[1]
+		}
+	}
+	return ""
+}
+
+// unixTime converts a NumericDate, clamped to ±1e11 s (about year 5000) so
+// absurd values cannot overflow; fractions are kept to the nanosecond.
+func unixTime(sec float64) time.Time {
+	const limit = 1e11
+	sec = math.Max(-limit, math.Min(limit, sec))
+	whole := math.Floor(sec)
+	return time.Unix(int64(whole), int64((sec-whole)*1e9))
+}

@@ -1,0 +1,37 @@
+package filter
+
+import "github.com/scopegate/scopegate/filter/abi"
+
+// metrics holds the plugin's counters (DESIGN §4). Envoy shows them as
+// wasmcustom.<name>; they are defined once per plugin at OnPluginStart.
+type metrics struct {
+	allowed, deniedMissing, deniedInvalid, deniedScope, deniedUnavailable abi.MetricCounter
+	jwksFetchOK, jwksFetchFailed, cacheHit, cacheMiss                     abi.MetricCounter
+}
+
+// Metric names, as defined in the host (Envoy prefixes them with "wasmcustom.").
+const (
+	metricAllowed           = "scopegate.allowed"
+	metricDeniedMissing     = "scopegate.denied.missing"
+	metricDeniedInvalid     = "scopegate.denied.invalid"
+	metricDeniedScope       = "scopegate.denied.scope"
+	metricDeniedUnavailable = "scopegate.denied.unavailable"
+	metricJWKSFetchOK       = "scopegate.jwks.fetch_ok"
+	metricJWKSFetchFailed   = "scopegate.jwks.fetch_failed"
+	metricCacheHit          = "scopegate.cache.hit"
+	metricCacheMiss         = "scopegate.cache.miss"
+)
+
+func defineMetrics() *metrics {
+	return &metrics{
+		allowed:           abi.DefineCounterMetric(metricAllowed),
+		deniedMissing:     abi.DefineCounterMetric(metricDeniedMissing),
+		deniedInvalid:     abi.DefineCounterMetric(metricDeniedInvalid),
+		deniedScope:       abi.DefineCounterMetric(metricDeniedScope),
+		deniedUnavailable: abi.DefineCounterMetric(metricDeniedUnavailable),
+		jwksFetchOK:       abi.DefineCounterMetric(metricJWKSFetchOK),
+		jwksFetchFailed:   abi.DefineCounterMetric(metricJWKSFetchFailed),
+		cacheHit:          abi.DefineCounterMetric(metricCacheHit),
+		cacheMiss:         abi.DefineCounterMetric(metricCacheMiss),
+	}
+}

@@ -1,0 +1,228 @@
+package filter
+
+import (
+	"github.com/scopegate/scopegate/jwt"
+)
+
+// providerMask is a set of providers, one bit per Provider.Index.
+type providerMask uint64
+
+func (m providerMask) has(i int) bool { return m&(1<<uint(i)) != 0 }
+
+func allProviders(n int) providerMask {
+	if n == 0 {
+		return 0
+	}
+	return providerMask(^uint64(0) >> uint(64-n))
+}
+
+// derive fills the node's precomputed fields from its (already derived)
+// children: which providers can satisfy it, whether it passes without a token.
+func (p *configParser) derive(path string, req *Requirement, cfg *Config) {
+	all := allProviders(len(cfg.Providers))
+	mask := all
+	if req.Provider != "" {
+		for _, prov := range cfg.Providers {
+			if prov.Name == req.Provider {
+				mask = 1 << uint(prov.Index)
+			}
+		}
+	}
+	ownConstraints := req.Provider != "" || len(req.Scopes) > 0 || len(req.Claims) > 0
+	anyAlways, anyMissed := len(req.Any) == 0, len(req.Any) == 0
+	if len(req.Any) > 0 {
+		var union providerMask
+		for _, c := range req.Any {
+			union |= c.providers
+			anyAlways = anyAlways || c.alwaysAllows
+			anyMissed = anyMissed || c.allowsMissed
+		}
+		mask &= union
+	}
+	allAlways, allMissed := true, true
+	for _, c := range req.All {
+		mask &= c.providers
+		allAlways = allAlways && c.alwaysAllows
+		allMissed = allMissed && c.allowsMissed
+	}
+	composite := len(req.Any) > 0 || len(req.All) > 0
+	req.providers = mask
+	req.alwaysAllows = req.Allow ||
+		(composite && !ownConstraints && !req.AllowMissing && anyAlways && allAlways)
+	req.allowsMissed = req.alwaysAllows || req.AllowMissing ||
+		(composite && !ownConstraints && anyMissed && allMissed)
+	if req.alwaysAllows {
+		// A node that lets everything through accepts a token from anyone.
+		req.providers = all
+		return
+	}
+	if mask == 0 && len(cfg.Providers) > 0 {
+		p.fail(path, "no provider can satisfy this requirement (conflicting provider restrictions)")
+	}
+}
+
+// verifiedToken is what authorization needs to know about a token after its
+// signature and claims were checked; the cache stores exactly this.
+type verifiedToken struct {
+	provider *Provider
+	payload  []byte   // decoded JSON payload
+	scopes   []string // from the provider's scope_claims
+	sub, iss string
+}
+
+// unmet explains why a valid token does not satisfy a requirement.
+type unmet struct {
+	missingScopes []string // scopes the token lacks, in requirement order, no duplicates
+	needScopes    []string // every scope the failing nodes require (RFC 6750 scope attribute)
+	claim         string   // first claim path not satisfied ("" if none)
+	provider      bool     // a node wanted another provider
+}
+
+func (u *unmet) addScope(list *[]string, s string) {
+	for _, have := range *list {
+		if have == s {
+			return
+		}
+	}
+	*list = append(*list, s)
+}
+
+// satisfied evaluates the tree for a verified token. When it returns false,
+// u (if non-nil) collects why.
+func (req *Requirement) satisfied(t *verifiedToken, u *unmet) bool {
+	if req.Allow {
+		return true
+	}
+	ok := true
+	if req.Provider != "" && req.Provider != t.provider.Name {
+		ok = false
+		if u != nil {
+			u.provider = true
+		}
+	}
+	for _, s := range req.Scopes {
+		if !hasString(t.scopes, s) {
+			ok = false
+			if u == nil {
+				return false
+			}
+			u.addScope(&u.missingScopes, s)
+		}
+	}
+	if !ok && u != nil {
+		for _, s := range req.Scopes {
+			u.addScope(&u.needScopes, s)
+		}
+	}
+	for i := range req.Claims {
+		c := &req.Claims[i]
+		if !jwt.ClaimContains(t.payload, c.Path, c.Values) {
+			if u == nil {
+				return false
+			}
+			if u.claim == "" {
+				u.claim = c.Path
+			}
+			ok = false
+		}
+	}
+	if len(req.Any) > 0 {
+		anyOK := false
+		for _, c := range req.Any {
+			if c.satisfied(t, nil) {
+				anyOK = true
+				break
+			}
+		}
+		if !anyOK {
+			ok = false
+			if u != nil {
+				for _, c := range req.Any {
+					c.satisfied(t, u)
+				}
+			}
+		}
+	}
+	for _, c := range req.All {
+		if !c.satisfied(t, u) {
+			ok = false
+			if u == nil {
+				return false
+			}
+		}
+	}
+	return ok
+}
+
+func hasString(list []string, s string) bool {
+	for _, have := range list {
+		if have == s {
+			return true
+		}
+	}
+	return false
+}
+
+// selectRequirement returns the requirement for a request: the first rule
+// whose match fits path (query excluded) and method, else the default.
+func (c *Config) selectRequirement(path, method string) *Requirement {
+	for _, r := range c.Rules {
+		if r.Match.fits(path, method) {
+			return r.Requirement
+		}
+	}
+	return c.Default
+}
+
+func (m *Match) fits(path, method string) bool {
+	if m.Path != "" {
+		if path != m.Path {
+			return false
+		}
+	} else if len(path) < len(m.Prefix) || path[:len(m.Prefix)] != m.Prefix {
+		return false
+	}
+	if len(m.Methods) == 0 {
+		return true
+	}
+	for _, meth := range m.Methods {
+		if meth == method {
+			return true
+		}
+	}
+	return false
+}
+
+// deriveSources computes the unions of every provider's token sources and
+// the header names that are always stripped from incoming requests.
+func (c *Config) deriveSources() {
+	for _, p := range c.Providers {
+		for _, h := range p.FromHeaders {
+			dup := false
+			for _, have := range c.headerSources {
+				dup = dup || have == h
+			}
+			if !dup {
+				c.headerSources = append(c.headerSources, h)
+			}
+		}
+		for _, name := range p.FromParams {
+			if !hasString(c.paramSources, name) {
+				c.paramSources = append(c.paramSources, name)
+			}
+		}
+		for _, name := range p.FromCookies {
+			if !hasString(c.cookieSources, name) {
+				c.cookieSources = append(c.cookieSources, name)
+			}
+		}
+		if p.PayloadHeader != "" && !hasString(c.stripHeaders, p.PayloadHeader) {
+			c.stripHeaders = append(c.stripHeaders, p.PayloadHeader)
+		}
+		for _, ch := range p.ClaimToHeaders {
+			if !hasString(c.stripHeaders, ch.Header) {
+				c.stripHeaders = append(c.stripHeaders, ch.Header)
+			}
+		}
+	}
+}

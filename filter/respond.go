@@ -1,0 +1,212 @@
+package filter
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/scopegate/scopegate/filter/abi"
+)
+
+// denialKind is one row of the DESIGN §4 answer table.
+type denialKind uint8
+
+const (
+	denyMissing     denialKind = iota + 1 // 401, no token where one is required
+	denyMultiple                          // 400, token in more than one place
+	denyInvalid                           // 401, the token is not acceptable
+	denyScope                             // 403, valid token, requirement not met
+	denyUnavailable                       // 503, signing keys could not be obtained
+	denyInternal                          // 500, a bug (recovered panic); fail closed
+)
+
+// denial is a decided refusal: what the client sees and what the log says.
+type denial struct {
+	kind        denialKind
+	description string // client-safe, short, never the token
+	scope       string // space-separated scopes for insufficient_scope ("" omits it)
+	reason      string // log wording, e.g. "required scopes were not found [a b]"
+	sub, iss    string // for the log line only
+}
+
+func (d *denial) status() uint32 {
+	switch d.kind {
+	case denyMissing, denyInvalid:
+		return 401
+	case denyMultiple:
+		return 400
+	case denyScope:
+		return 403
+	case denyUnavailable:
+		return 503
+	}
+	return 500
+}
+
+// errorCode is the RFC 6750 error code (or, for the rows RFC 6750 has no
+// code for, the JSON body's error).
+func (d *denial) errorCode() string {
+	switch d.kind {
+	case denyMissing:
+		return "unauthorized"
+	case denyMultiple:
+		return "invalid_request"
+	case denyInvalid:
+		return "invalid_token"
+	case denyScope:
+		return "insufficient_scope"
+	case denyUnavailable:
+		return "temporarily_unavailable"
+	}
+	return "server_error"
+}
+
+// wwwAuthenticate renders the RFC 6750 §3 challenge; "" for 503 and 500.
+func (d *denial) wwwAuthenticate(realm string) string {
+	var b strings.Builder
+	b.WriteString("Bearer")
+	sep := " "
+	param := func(name, value string) {
+		b.WriteString(sep)
+		b.WriteString(name)
+		b.WriteString(`="`)
+		writeQuoted(&b, value)
+		b.WriteByte('"')
+		sep = ", "
+	}
+	if realm != "" {
+		param("realm", realm)
+	}
+	switch d.kind {
+	case denyMissing:
+		// RFC 6750 §3.1: no error code when the request had no credentials.
+	case denyMultiple, denyInvalid:
+		param("error", d.errorCode())
+		param("error_description", d.description)
+	case denyScope:
+		param("error", d.errorCode())
+		if d.scope != "" {
+			param("scope", d.scope)
+		}
+		param("error_description", d.description)
+	default:
+		return ""
+	}
+	return b.String()
+}
+
+// body renders {"error":"...","error_description":"..."}.
+func (d *denial) body() []byte {
+	var b strings.Builder
+	b.WriteString(`{"error":"`)
+	writeJSONString(&b, d.errorCode())
+	b.WriteString(`","error_description":"`)
+	writeJSONString(&b, d.description)
+	b.WriteString(`"}`)
+	return []byte(b.String())
+}
+
+// writeQuoted writes s as the inside of an RFC 9110 quoted-string, dropping
+// characters a header value cannot carry.
+func writeQuoted(b *strings.Builder, s string) {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '"' || c == '\\':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		case c < 0x20 || c == 0x7f:
+			b.WriteByte(' ')
+		default:
+			b.WriteByte(c)
+		}
+	}
+}
+
+func writeJSONString(b *strings.Builder, s string) {
+	const hex = "0123456789abcdef"
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '"' || c == '\\':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		case c < 0x20:
+			b.WriteString(`\u00`)
+			b.WriteByte(hex[c>>4])
+			b.WriteByte(hex[c&0xf])
+		default:
+			b.WriteByte(c)
+		}
+	}
+}
+
+// send answers the stream with the denial, counts it and logs it.
+func (pc *pluginContext) send(d *denial, method, path string) {
+	headers := [][2]string{{"content-type", "application/json"}, {"cache-control", "no-store"}}
+	if v := d.wwwAuthenticate(pc.cfg.Realm); v != "" {
+		headers = append(headers, [2]string{"www-authenticate", v})
+	}
+	switch d.kind {
+	case denyMissing:
+		pc.m.deniedMissing.Increment(1)
+	case denyMultiple, denyInvalid:
+		pc.m.deniedInvalid.Increment(1)
+	case denyScope:
+		pc.m.deniedScope.Increment(1)
+	case denyUnavailable:
+		pc.m.deniedUnavailable.Increment(1)
+	}
+	if err := abi.SendHttpResponse(d.status(), headers, d.body(), -1); err != nil {
+		abi.LogError("scopegate: sending the " + strconv.Itoa(int(d.status())) + " answer failed: " + err.Error())
+	}
+	pc.logDenial(d, method, path)
+}
+
+// logDenial writes the info line for a denial: status, method, path (query
+// excluded, it may carry the token), reason, and sub/iss when known.
+func (pc *pluginContext) logDenial(d *denial, method, path string) {
+	if q := strings.IndexByte(path, '?'); q >= 0 {
+		path = path[:q]
+	}
+	var b strings.Builder
+	b.WriteString("scopegate: denied ")
+	b.WriteString(strconv.Itoa(int(d.status())))
+	b.WriteByte(' ')
+	b.WriteString(logSafe(method, 16))
+	b.WriteByte(' ')
+	b.WriteString(logSafe(path, 256))
+	b.WriteString(": ")
+	b.WriteString(d.reason)
+	if d.sub != "" {
+		b.WriteString(" sub=")
+		b.WriteString(strconv.Quote(logSafe(d.sub, 128)))
+	}
+	if d.iss != "" {
+		b.WriteString(" iss=")
+		b.WriteString(strconv.Quote(logSafe(d.iss, 256)))
+	}
+	if d.kind == denyInternal {
+		abi.LogError(b.String())
+		return
+	}
+	abi.LogInfo(b.String())
+}
+
+// logSafe bounds a client-controlled string and blanks control characters so
+// it cannot forge log lines.
+func logSafe(s string, max int) string {
+	if len(s) > max {
+		s = s[:max] + "..."
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] == 0x7f {
+			return strings.Map(func(r rune) rune {
+				if r < 0x20 || r == 0x7f {
+					return ' '
+				}
+				return r
+			}, s)
+		}
+	}
+	return s
+}
