@@ -224,4 +224,3 @@ func wantReason(tb testing.TB, err error, reason Reason) {
 		tb.Fatalf("got reason %v (%v), want %v", got, err, reason)
 	}
 }
-

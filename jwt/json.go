@@ -57,14 +57,17 @@ type scanner struct {
 func checkObject(data []byte) jsonFault {
 	s := scanner{data: data, checkDups: true, depthLimit: maxJSONDepth}
 	s.ws()
-	if s.pos >= len(data) || data[s.pos] != '{' {
-		if s.pos < len(data) && s.value(0) && s.atEnd() {
+	if s.pos >= len(data) {
+		return jsonSyntax
+	}
+	if data[s.pos] != '{' {
+		if s.value(0) && s.atEnd() {
 			return jsonNotObject
 		}
 		if s.fault != jsonOK {
 			return s.fault
 		}
-		return jsonNotObject
+		return jsonSyntax
 	}
 	if !s.value(0) {
 		return s.fault
