@@ -1,0 +1,103 @@
+package e2e
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/scopegate/scopegate/internal/testjwt"
+)
+
+const filterIssuer = "https://idp.e2e.example/realms/demo"
+
+// filterRules protect /orders with a scope, leave /health open and put a
+// claim header and the payload on allowed requests.
+const filterRules = `"rules":[
+  {"match":{"prefix":"/orders"},"requires":{"scopes":["orders.read"]}},
+  {"match":{"prefix":"/health","methods":["GET"]},"requires":{"allow":true}}]`
+
+const filterForwarding = `"claim_to_headers":[{"claim":"sub","header":"x-jwt-sub"}],"forward_payload_header":"x-jwt-payload"`
+
+func TestFilterWithLocalKeysInTheHost(t *testing.T) {
+	key := testjwt.CachedKey("ES256", "e2e-local")
+	cfg := `{"providers":[{"name":"idp","issuer":"` + filterIssuer + `","local_jwks":` + string(testjwt.JWKS(key)) +
+		`,` + filterForwarding + `}],` + filterRules + `,"realm":"orders"}`
+	p := startFilterProxy(t, cfg, nil)
+	now := time.Now()
+	good := key.Sign(testjwt.Claims(filterIssuer, "alice", now, "orders.read"), nil)
+	runFilterAnswers(t, p, good, key.Sign(testjwt.Claims(filterIssuer, "bob", now, "profile"), nil), `Bearer realm="orders"`)
+	p.requireClean(t)
+}
+
+// runFilterAnswers checks allowed / 401 / 403 / 400 through the proxy.
+func runFilterAnswers(t *testing.T, p *filterProxy, good, noScope, missingChallenge string) {
+	t.Helper()
+	t.Run("a valid token reaches the upstream with claim headers and without the token", func(t *testing.T) {
+		resp, body := p.do(t, "GET", "/orders/7", "Authorization", "Bearer "+good, "X-JWT-Sub", "mallory")
+		if resp.StatusCode != 200 || body != "upstream" {
+			t.Fatalf("status %d body %q", resp.StatusCode, body)
+		}
+		seen := p.Upstream.last(t)
+		if seen.Header.Get("Authorization") != "" {
+			t.Error("the upstream received the token")
+		}
+		if got := seen.Header.Values("X-Jwt-Sub"); len(got) != 1 || got[0] != "alice" {
+			t.Errorf("x-jwt-sub = %q, want only alice", got)
+		}
+		if seen.Header.Get("X-Jwt-Payload") != strings.Split(good, ".")[1] {
+			t.Errorf("x-jwt-payload = %q", seen.Header.Get("X-Jwt-Payload"))
+		}
+	})
+	t.Run("no token is 401 with the Bearer challenge", func(t *testing.T) {
+		before := p.Upstream.count()
+		resp, body := p.do(t, "GET", "/orders/7")
+		if resp.StatusCode != 401 || resp.Header.Get("WWW-Authenticate") != missingChallenge {
+			t.Fatalf("status %d www-authenticate %q", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
+		}
+		var b map[string]string
+		if err := json.Unmarshal([]byte(body), &b); err != nil || b["error"] != "unauthorized" {
+			t.Errorf("body %q (%v)", body, err)
+		}
+		if p.Upstream.count() != before {
+			t.Error("a denied request reached the upstream")
+		}
+	})
+	t.Run("a tampered token is 401 invalid_token", func(t *testing.T) {
+		resp, _ := p.do(t, "GET", "/orders/7", "Authorization", "Bearer "+good[:len(good)-6]+"AAAAAA")
+		if resp.StatusCode != 401 || !strings.Contains(resp.Header.Get("WWW-Authenticate"), `error="invalid_token"`) {
+			t.Fatalf("status %d www-authenticate %q", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
+		}
+	})
+	t.Run("a token without the scope is 403 naming it, and the log says why", func(t *testing.T) {
+		resp, body := p.do(t, "GET", "/orders/7", "Authorization", "Bearer "+noScope)
+		if resp.StatusCode != 403 || !strings.Contains(resp.Header.Get("WWW-Authenticate"), `error="insufficient_scope", scope="orders.read"`) {
+			t.Fatalf("status %d www-authenticate %q", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
+		}
+		if !strings.Contains(body, `"error":"insufficient_scope"`) {
+			t.Errorf("body %q", body)
+		}
+		if len(p.logsContaining("required scopes were not found [orders.read]")) == 0 {
+			t.Error("no log line names the missing scope")
+		}
+	})
+	t.Run("a token in the header and the query is 400", func(t *testing.T) {
+		resp, _ := p.do(t, "GET", "/orders/7?access_token="+good, "Authorization", "Bearer "+good)
+		if resp.StatusCode != 400 || !strings.Contains(resp.Header.Get("WWW-Authenticate"), `error="invalid_request"`) {
+			t.Fatalf("status %d www-authenticate %q", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
+		}
+	})
+	t.Run("an allow rule needs no token", func(t *testing.T) {
+		if resp, _ := p.do(t, "GET", "/health"); resp.StatusCode != 200 {
+			t.Fatalf("status %d", resp.StatusCode)
+		}
+	})
+	t.Run("metrics are visible to the host", func(t *testing.T) {
+		for _, name := range []string{"scopegate.allowed", "scopegate.denied.missing", "scopegate.denied.invalid", "scopegate.denied.scope"} {
+			if n, ok := p.Host.Metric(name); !ok || n == 0 {
+				t.Errorf("%s = %d (defined %v)", name, n, ok)
+			}
+		}
+	})
+}
