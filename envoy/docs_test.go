@@ -84,7 +84,7 @@ func yamlList[T any, P interface {
 
 func TestEveryJSONConfigurationInTheDocsParses(t *testing.T) {
 	var n int
-	for _, doc := range []string{"envoy.md", "istio.md", "migration.md"} {
+	for _, doc := range []string{"configuration.md", "envoy.md", "istio.md", "migration.md"} {
 		for _, b := range codeBlocks(t, doc) {
 			if b.lang != "json" {
 				continue
