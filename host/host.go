@@ -375,16 +375,6 @@ func (h *Host) closeWorkers(ctx context.Context) {
 	}
 }
 
-// isClosed reports whether Close has begun.
-func (h *Host) isClosed() bool {
-	select {
-	case <-h.closeCh:
-		return true
-	default:
-		return false
-	}
-}
-
 // Workers returns the number of worker VMs.
 func (h *Host) Workers() int { return len(h.workers) }
 

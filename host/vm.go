@@ -48,7 +48,6 @@ type vm struct {
 
 	tickPeriod atomic.Int64 // nanoseconds
 	tickReset  chan struct{}
-	tickerOn   bool
 }
 
 type vmKey struct{}
