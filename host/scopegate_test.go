@@ -1,0 +1,90 @@
+package host
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/scopegate/scopegate/internal/testjwt"
+	"github.com/scopegate/scopegate/internal/wasmbuild"
+)
+
+// TestRealScopegateModule loads dist/scopegate.wasm (built with the runtime
+// overlay, as shipped) under the strict defaults — poll_oneoff ENOSYS,
+// restricted _initialize and allocator — and checks it runs with zero
+// violations and zero traps while allowing and denying requests.
+func TestRealScopegateModule(t *testing.T) {
+	module, err := wasmbuild.Build("./cmd/scopegate", wasmbuild.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := testjwt.NewKey("RS256", "k1")
+	config, _ := json.Marshal(map[string]any{
+		"providers": []any{map[string]any{
+			"name":       "local",
+			"issuer":     "https://issuer.test",
+			"local_jwks": map[string]any{"keys": []any{key.JWK()}},
+		}},
+		"rules": []any{
+			map[string]any{"match": map[string]any{"prefix": "/admin"}, "requires": map[string]any{"scopes": []string{"admin"}}},
+		},
+	})
+	var log syncBuffer
+	h, err := New(context.Background(), Config{Module: module, PluginConfig: config, Workers: 2, Log: &log})
+	if err != nil {
+		t.Fatalf("the real module did not load under the strict defaults: %v\n%s", err, log.String())
+	}
+	defer h.Close(context.Background())
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	token := key.Sign(testjwt.Claims("https://issuer.test", "alice", time.Now(), "read"), nil)
+	bearer := [][2]string{{"authorization", "Bearer " + token}}
+
+	t.Run("a request without a token gets 401", func(t *testing.T) {
+		d, err := h.Do(ctx, Request{Method: "GET", Path: "/orders", Authority: "api"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Continue || d.Status != 401 || !strings.HasPrefix(header(d.ResponseHeaders, "www-authenticate"), "Bearer") {
+			t.Fatalf("decision = %+v, want 401 with a Bearer challenge", d)
+		}
+	})
+	t.Run("a valid token continues without the authorization header", func(t *testing.T) {
+		for w := 0; w < h.Workers(); w++ {
+			d, err := h.DoOn(ctx, w, Request{Method: "GET", Path: "/orders", Authority: "api", Headers: bearer})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !d.Continue {
+				t.Fatalf("worker %d: decision = %+v (body %s), want continue", w, d, d.Body)
+			}
+			if _, ok := lookupHeader(d.Headers, "authorization"); ok {
+				t.Errorf("worker %d: the token was forwarded upstream", w)
+			}
+		}
+	})
+	t.Run("a valid token without the required scope gets 403", func(t *testing.T) {
+		d, err := h.Do(ctx, Request{Method: "GET", Path: "/admin", Authority: "api", Headers: bearer})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Continue || d.Status != 403 {
+			t.Fatalf("decision = %+v, want 403", d)
+		}
+	})
+	for i := 0; i < 50; i++ {
+		h.Do(ctx, Request{Method: "GET", Path: "/orders", Authority: "api", Headers: bearer})
+	}
+	h.Tick(ctx)
+	if vs := h.Violations(); len(vs) != 0 {
+		t.Errorf("violations = %v, want none", vs)
+	}
+	if h.Traps() != 0 {
+		t.Errorf("traps = %d, want none; log:\n%s", h.Traps(), log.String())
+	}
+	if n, ok := h.Metric("scopegate.allowed"); !ok || n < 2 {
+		t.Errorf("scopegate.allowed = %d (%v), want at least 2", n, ok)
+	}
+}
