@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scopegate/scopegate/host"
 	"github.com/scopegate/scopegate/internal/testjwt"
 )
 
@@ -99,4 +100,26 @@ func runFilterAnswers(t *testing.T, p *filterProxy, good, noScope, missingChalle
 			}
 		}
 	})
+}
+
+// The test-only hook (build tag scopegate_testhooks) makes on_request_headers
+// panic: the request must be refused, the VM must survive, and the next
+// request must be served normally.
+func TestFilterPanicDeniesOnlyThatRequest(t *testing.T) {
+	cfg := `{"rules":[{"match":{"prefix":"/"},"requires":{"allow":true}}],"default":{"allow":true}}`
+	p := startFilterProxy(t, cfg, nil, func(c *host.Config) {
+		c.Module = filterModule(t, "scopegate_testhooks")
+		c.Workers = 1
+	})
+	before := p.Upstream.count()
+	if resp, _ := p.do(t, "GET", "/x", "X-Scopegate-Test-Panic", "1"); resp.StatusCode < 500 {
+		t.Fatalf("a panicking request got %d, want a 5xx", resp.StatusCode)
+	}
+	if p.Upstream.count() != before {
+		t.Fatal("the panicking request reached the upstream")
+	}
+	if resp, body := p.do(t, "GET", "/x"); resp.StatusCode != 200 || body != "upstream" {
+		t.Fatalf("the next request got %d %q", resp.StatusCode, body)
+	}
+	p.requireClean(t)
 }
