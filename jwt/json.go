@@ -301,8 +301,19 @@ func (s *scanner) array(depth int) bool {
 
 // smallObject is how many member names are compared pairwise before
 // switching to a map, so a hostile object with thousands of members costs
-// linear time.
-const smallObject = 16
+// linear time while ordinary claim sets never allocate.
+const smallObject = 64
+
+// nameSpan locates a member name in the scanned text (offsets keep the
+// per-object array small enough for the stack).
+type nameSpan struct {
+	start, end int32
+	escaped    bool
+}
+
+func (s *scanner) name(n nameSpan) jsonString {
+	return jsonString{raw: s.data[n.start:n.end], escaped: n.escaped}
+}
 
 func (s *scanner) object(depth int) bool {
 	if depth > s.depthLimit {
@@ -315,7 +326,7 @@ func (s *scanner) object(depth int) bool {
 		return true
 	}
 	var (
-		local [smallObject]jsonString
+		local [smallObject]nameSpan
 		names = local[:0]
 		seen  map[string]struct{}
 	)
@@ -324,31 +335,33 @@ func (s *scanner) object(depth int) bool {
 		if s.pos >= len(s.data) || s.data[s.pos] != '"' {
 			return s.fail(jsonSyntax)
 		}
+		start := s.pos + 1
 		name, ok := s.str()
 		if !ok {
 			return false
 		}
 		if s.checkDups {
+			span := nameSpan{start: int32(start), end: int32(start + len(name.raw)), escaped: name.escaped}
 			switch {
 			case seen != nil:
-				key := string(name.decoded())
+				key := bytesString(name.decoded())
 				if _, dup := seen[key]; dup {
 					return s.fail(jsonDuplicate)
 				}
 				seen[key] = struct{}{}
 			case len(names) < smallObject:
 				for _, prev := range names {
-					if prev.equal(name) {
+					if s.name(prev).equal(name) {
 						return s.fail(jsonDuplicate)
 					}
 				}
-				names = append(names, name)
+				names = append(names, span)
 			default:
 				seen = make(map[string]struct{}, 2*smallObject)
 				for _, prev := range names {
-					seen[string(prev.decoded())] = struct{}{}
+					seen[bytesString(s.name(prev).decoded())] = struct{}{}
 				}
-				key := string(name.decoded())
+				key := bytesString(name.decoded())
 				if _, dup := seen[key]; dup {
 					return s.fail(jsonDuplicate)
 				}

@@ -108,6 +108,8 @@ func TestParseRejects(t *testing.T) {
 		{name: "a duplicate member in a nested object is rejected", bad: tok(hdrRS256, `{"a":{"b":1,"b":2}}`), twin: tok(hdrRS256, `{"a":{"b":1,"c":2},"c":{"b":3}}`), reason: ReasonMalformed, err: errClaimsDup},
 		{name: "a duplicate member in an object inside an array is rejected", bad: tok(hdrRS256, `{"a":[{"b":1},{"c":1,"c":2}]}`), twin: tok(hdrRS256, `{"a":[{"c":1},{"c":2}]}`), reason: ReasonMalformed, err: errClaimsDup},
 		{name: "a duplicate among many members is rejected", bad: tok(hdrRS256, manyMembers(40, "m7")), twin: tok(hdrRS256, manyMembers(40, "")), reason: ReasonMalformed, err: errClaimsDup},
+		{name: "a duplicate among more members than are compared pairwise is rejected", bad: tok(hdrRS256, manyMembers(100, "m7")), twin: tok(hdrRS256, manyMembers(100, "")), reason: ReasonMalformed, err: errClaimsDup},
+		{name: "an escaped duplicate among many members is rejected", bad: tok(hdrRS256, manyMembers(100, `m99`)), twin: tok(hdrRS256, manyMembers(100, `m100`)), reason: ReasonMalformed, err: errClaimsDup},
 		{name: "nesting deeper than 32 is rejected", bad: tok(hdrRS256, nest(32)), twin: tok(hdrRS256, nest(31)), reason: ReasonMalformed, err: errClaimsDepth},
 		{name: "a header without alg is rejected", bad: tok(`{"typ":"JWT"}`, claimsBase), twin: tok(`{"typ":"JWT","alg":"RS256"}`, claimsBase), reason: ReasonMalformed, err: errNoAlg},
 		{name: "a non-string alg is rejected", bad: tok(`{"alg":256}`, claimsBase), twin: tok(`{"alg":"RS256"}`, claimsBase), reason: ReasonMalformed, err: errAlgType},
