@@ -24,9 +24,6 @@ var RootID uint32
 // allocs keeps host-bound allocations reachable until the next callback.
 var allocs [][]byte
 
-//go:wasmexport proxy_abi_version_0_2_1
-func abiVersion() {}
-
 //go:wasmexport proxy_on_memory_allocate
 func onMemoryAllocate(size uint32) unsafe.Pointer {
 	if OnAllocate != nil {
@@ -210,6 +207,11 @@ func Pairs(kv ...string) []byte {
 		out = append(out, 0)
 	}
 	return out
+}
+
+// SendLocalPairs sends a local response with serialized headers.
+func SendLocalPairs(status uint32, body string, headers []byte) uint32 {
+	return proxySendLocalResponse(status, nil, 0, sptr(body), uint32(len(body)), ptr(headers), uint32(len(headers)), -1)
 }
 
 // SendLocal sends a local response with a content-type header.

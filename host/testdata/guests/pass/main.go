@@ -13,7 +13,8 @@ import (
 )
 
 var (
-	requests uint32
+	vmRequests int // per VM: globals exist once per VM
+	requests   uint32
 	ticks    uint32
 	pending  = map[uint32]uint32{} // callout token -> stream id
 )
@@ -34,6 +35,16 @@ func init() {
 	g.OnTick = func() { g.Inc(ticks) }
 	g.OnRequestHeaders = func(id uint32) uint32 {
 		g.Inc(requests)
+		vmRequests++
+		g.SetHeader(0, "x-vm-requests", strconv.Itoa(vmRequests))
+		if _, ok := g.Header(0, "x-big-local"); ok {
+			kv := make([]string, 0, 2*1025)
+			for i := 0; i < 1025; i++ {
+				kv = append(kv, "h"+strconv.Itoa(i), "v")
+			}
+			g.SendLocalPairs(418, "big", g.Pairs(kv...))
+			return 1
+		}
 		if _, ok := g.Header(0, "x-deny"); ok {
 			g.SendLocal(403, "denied by pass")
 			return 1
@@ -51,7 +62,12 @@ func init() {
 		g.SetHeader(0, "x-seen-path", path)
 		g.SetHeader(0, "x-pass", "yes")
 		if cluster, ok := g.Header(0, "x-callout"); ok {
-			token, st := g.HTTPCall(cluster, 2000, ":method", "GET", ":path", "/callout", ":authority", "backend")
+			timeout := uint32(2000)
+			if t, ok := g.Header(0, "x-callout-timeout"); ok {
+				n, _ := strconv.Atoi(t)
+				timeout = uint32(n)
+			}
+			token, st := g.HTTPCall(cluster, timeout, ":method", "GET", ":path", "/callout", ":authority", "backend")
 			if st != 0 {
 				g.SendLocal(500, "http call rejected: status "+strconv.Itoa(int(st)))
 				return 1

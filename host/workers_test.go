@@ -1,0 +1,90 @@
+package host
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/scopegate/scopegate/internal/wasmbuild"
+)
+
+func TestRequestsSpreadOverWorkerVMs(t *testing.T) {
+	h := newTestHost(t, "pass", func(c *Config) { c.Workers = 3 })
+	var counts []string
+	for i := 0; i < 6; i++ {
+		d, err := h.Do(context.Background(), Request{Path: "/"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		counts = append(counts, header(d.Headers, "x-vm-requests"))
+	}
+	// Each VM has its own globals, so round-robin over three VMs counts 1,1,1,2,2,2.
+	if got := strings.Join(counts, ","); got != "1,1,1,2,2,2" {
+		t.Fatalf("per-VM request counts = %s, want 1,1,1,2,2,2", got)
+	}
+	if h.Workers() != 3 || h.MemoryStats(0).Bytes == 0 || h.MemoryStats(3).Bytes != 0 {
+		t.Fatalf("workers %d, memory %+v / %+v", h.Workers(), h.MemoryStats(0), h.MemoryStats(3))
+	}
+}
+
+func TestABI020ModulesLoad(t *testing.T) {
+	path, err := wasmbuild.Build("./host/testdata/guests/pass", wasmbuild.Options{NoOverlay: true, Tags: []string{"abi020"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := New(context.Background(), Config{Module: path, Log: testLog(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close(context.Background())
+	if h.ABIVersion() != "0.2.0" {
+		t.Fatalf("ABIVersion = %q, want 0.2.0", h.ABIVersion())
+	}
+	d, err := h.Do(context.Background(), Request{Path: "/", Headers: [][2]string{{"x-deny", "1"}}})
+	if err != nil || d.Status != 403 {
+		t.Fatalf("decision = %+v, %v; want the guest's 403", d, err)
+	}
+	if h2 := newTestHost(t, "pass", nil); h2.ABIVersion() != "0.2.1" {
+		t.Fatalf("ABIVersion = %q, want 0.2.1", h2.ABIVersion())
+	}
+}
+
+func TestOversizedHeaderMapIsTreatedAsEmpty(t *testing.T) {
+	h := newTestHost(t, "pass", nil)
+	d, err := h.Do(context.Background(), Request{Path: "/", Headers: [][2]string{{"x-big-local", "1"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Status != 418 || len(d.ResponseHeaders) != 0 {
+		t.Fatalf("decision = status %d with %d headers, want 418 with none", d.Status, len(d.ResponseHeaders))
+	}
+	vs := h.Violations()
+	if len(vs) != 1 || vs[0].Rule != RuleHeaderMapLimit {
+		t.Fatalf("violations = %v, want one %s", vs, RuleHeaderMapLimit)
+	}
+}
+
+func TestCalloutTimeoutIsAFailedCall(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer backend.Close()
+	h := newTestHost(t, "pass", func(c *Config) { c.Clusters = map[string]string{"backend": backend.URL} })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	d, err := h.Do(ctx, Request{Path: "/", Headers: [][2]string{{"x-callout", "backend"}, {"x-callout-timeout", "100"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Status != 503 || string(d.Body) != "callout failed" {
+		t.Fatalf("decision = %+v, want the guest's answer to a (0, 0, 0) callout", d)
+	}
+}
