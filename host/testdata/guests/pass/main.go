@@ -15,8 +15,8 @@ import (
 var (
 	vmRequests int // per VM: globals exist once per VM
 	requests   uint32
-	ticks    uint32
-	pending  = map[uint32]uint32{} // callout token -> stream id
+	ticks      uint32
+	pending    = map[uint32]uint32{} // callout token -> stream id
 )
 
 func main() {}
