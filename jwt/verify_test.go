@@ -258,6 +258,14 @@ func TestVerifyRequiresRawECDSASignatures(t *testing.T) {
 		_, err := set.Verify(mustParse(t, makeToken(`{"alg":"ES384"}`, claimsBase, short)), DefaultAlgs)
 		wantReason(t, err, ReasonBadSignature)
 	})
+	t.Run("a raw signature padded with a zero byte is rejected", func(t *testing.T) {
+		padded := func(input []byte) []byte {
+			sig := k.signer(ES256)(input)
+			return append(append(append([]byte(nil), sig[:32]...), 0), sig[32:]...)
+		}
+		_, err := set.Verify(mustParse(t, makeToken(`{"alg":"ES256"}`, claimsBase, padded)), DefaultAlgs)
+		wantReason(t, err, ReasonBadSignature)
+	})
 	t.Run("zero R and S are rejected", func(t *testing.T) {
 		zero := func([]byte) []byte { return make([]byte, 64) }
 		_, err := set.Verify(mustParse(t, makeToken(`{"alg":"ES256"}`, claimsBase, zero)), DefaultAlgs)
