@@ -53,6 +53,15 @@ func TestPassThroughGuest(t *testing.T) {
 			t.Fatalf("log line not found in %+v", h.Logs())
 		}
 	})
+	t.Run("the plugin configuration is readable only while the plugin starts, as in Envoy", func(t *testing.T) {
+		d, err := h.Do(ctx, Request{Path: "/", Headers: [][2]string{{"x-read-config", "1"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := header(d.Headers, "x-config"); got != "[]" {
+			t.Fatalf("plugin configuration during a request = %s, want none", got)
+		}
+	})
 	t.Run("metrics are summed across workers", func(t *testing.T) {
 		before, _ := h.Metric("pass.requests")
 		for i := 0; i < 4; i++ {

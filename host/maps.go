@@ -188,6 +188,10 @@ func (v *vm) buffer(bufferType uint32) *[]byte {
 	case bufferVMConfig:
 		return &v.vmConfig
 	case bufferPluginConfig:
+		// Envoy exposes the plugin configuration only while the plugin starts.
+		if !v.starting {
+			return nil
+		}
 		return &v.pluginConfig
 	case bufferHTTPCallResponse:
 		if v.calloutResp != nil {

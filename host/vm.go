@@ -44,6 +44,7 @@ type vm struct {
 	vmConfig     []byte
 	pluginConfig []byte
 	calloutResp  *calloutResponse
+	starting     bool // inside on_vm_start / on_configure: the plugin configuration is readable
 	nextToken    uint32
 
 	tickPeriod atomic.Int64 // nanoseconds
@@ -118,6 +119,8 @@ func (h *Host) startVM(ctx context.Context, name string) (*vm, error) {
 	if _, err := v.callOn(v.rootID, "proxy_on_context_create", uint64(v.rootID), 0); err != nil {
 		return fail("proxy_on_context_create (root)", err)
 	}
+	v.starting = true
+	defer func() { v.starting = false }()
 	if v.fns["proxy_on_vm_start"] != nil {
 		r, err := v.callOn(v.rootID, "proxy_on_vm_start", uint64(v.rootID), uint64(len(v.vmConfig)))
 		if err != nil {

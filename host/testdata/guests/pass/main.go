@@ -58,6 +58,9 @@ func init() {
 				}
 			}
 		}
+		if _, ok := g.Header(0, "x-read-config"); ok {
+			g.SetHeader(0, "x-config", "["+string(g.GetBuffer(7, 1024))+"]")
+		}
 		path, _ := g.Property("request", "path")
 		g.SetHeader(0, "x-seen-path", path)
 		g.SetHeader(0, "x-pass", "yes")
