@@ -105,3 +105,82 @@ type MetricCounter = proxywasm.MetricCounter
 
 // DefineCounterMetric defines (or finds) a counter by name.
 func DefineCounterMetric(name string) MetricCounter { return proxywasm.DefineCounterMetric(name) }
+
+// PluginDone tells the host a root context that answered false from
+// OnPluginDone has finished.
+func PluginDone() { proxywasm.PluginDone() }
+
+// GetHttpCallResponseTrailers returns the callout answer's trailers (map 7).
+func GetHttpCallResponseTrailers() ([][2]string, error) {
+	return proxywasm.GetHttpCallResponseTrailers()
+}
+
+// GetHttpRequestBody returns part of the request body (buffer 0).
+func GetHttpRequestBody(start, maxSize int) ([]byte, error) {
+	return proxywasm.GetHttpRequestBody(start, maxSize)
+}
+
+// ReplaceHttpRequestHeaders replaces all request headers.
+func ReplaceHttpRequestHeaders(headers [][2]string) error {
+	return proxywasm.ReplaceHttpRequestHeaders(headers)
+}
+
+// AppendHttpRequestHeaderValue appends one request header's value to dst:
+// the allocation-free form of GetHttpRequestHeader (in the wasm build).
+func AppendHttpRequestHeaderValue(dst []byte, key string) ([]byte, error) {
+	v, err := proxywasm.GetHttpRequestHeader(key)
+	if err != nil {
+		return dst, err
+	}
+	return append(dst, v...), nil
+}
+
+// GetHttpRequestTrailers returns all request trailers.
+func GetHttpRequestTrailers() ([][2]string, error) { return proxywasm.GetHttpRequestTrailers() }
+
+// ResumeHttpResponse continues a paused response (continue_stream(1)).
+func ResumeHttpResponse() error { return proxywasm.ResumeHttpResponse() }
+
+// GetHttpResponseHeaders returns all response headers.
+func GetHttpResponseHeaders() ([][2]string, error) { return proxywasm.GetHttpResponseHeaders() }
+
+// ReplaceHttpResponseHeaders replaces all response headers.
+func ReplaceHttpResponseHeaders(headers [][2]string) error {
+	return proxywasm.ReplaceHttpResponseHeaders(headers)
+}
+
+// AddHttpResponseHeader appends a response header value.
+func AddHttpResponseHeader(key, value string) error {
+	return proxywasm.AddHttpResponseHeader(key, value)
+}
+
+// RemoveHttpResponseHeader removes every value of a response header.
+func RemoveHttpResponseHeader(key string) error { return proxywasm.RemoveHttpResponseHeader(key) }
+
+// GetHttpResponseTrailers returns all response trailers.
+func GetHttpResponseTrailers() ([][2]string, error) { return proxywasm.GetHttpResponseTrailers() }
+
+// GetLogLevel returns the host's log level. The SDK's emulator has no log
+// level and records every message, so natively it is always trace.
+func GetLogLevel() (LogLevel, error) { return LogLevelTrace, nil }
+
+// LogEnabled reports whether a message at level would be logged, so callers
+// can skip building it.
+func LogEnabled(level LogLevel) bool {
+	l, err := GetLogLevel()
+	return err != nil || level >= l
+}
+
+// MetricGauge is a gauge defined with DefineGaugeMetric.
+type MetricGauge = proxywasm.MetricGauge
+
+// DefineGaugeMetric defines (or finds) a gauge by name.
+func DefineGaugeMetric(name string) MetricGauge { return proxywasm.DefineGaugeMetric(name) }
+
+// MetricHistogram is a histogram defined with DefineHistogramMetric.
+type MetricHistogram = proxywasm.MetricHistogram
+
+// DefineHistogramMetric defines (or finds) a histogram by name.
+func DefineHistogramMetric(name string) MetricHistogram {
+	return proxywasm.DefineHistogramMetric(name)
+}

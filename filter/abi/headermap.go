@@ -1,0 +1,119 @@
+package abi
+
+import (
+	"encoding/binary"
+	"errors"
+	"strconv"
+)
+
+// Header maps cross the ABI as: little-endian u32 pair count N, then N
+// (key length, value length) u32 pairs, then every key and value, each
+// followed by a NUL byte (DESIGN §2).
+
+// errHeaderMap is the base of every decoding error, so callers can tell a
+// malformed map from a host status.
+var errHeaderMap = errors.New("abi: malformed header map")
+
+// HeaderMapSize returns the number of bytes EncodeHeaderMap needs for pairs.
+func HeaderMapSize(pairs [][2]string) int {
+	n := 4 + 8*len(pairs)
+	for _, p := range pairs {
+		n += len(p[0]) + len(p[1]) + 2
+	}
+	return n
+}
+
+// EncodeHeaderMap appends the wire form of pairs to dst and returns the
+// extended slice. It allocates only when dst lacks capacity.
+func EncodeHeaderMap(dst []byte, pairs [][2]string) []byte {
+	need := HeaderMapSize(pairs)
+	if cap(dst)-len(dst) < need {
+		grown := make([]byte, len(dst), len(dst)+need)
+		copy(grown, dst)
+		dst = grown
+	}
+	dst = binary.LittleEndian.AppendUint32(dst, uint32(len(pairs)))
+	for _, p := range pairs {
+		dst = binary.LittleEndian.AppendUint32(dst, uint32(len(p[0])))
+		dst = binary.LittleEndian.AppendUint32(dst, uint32(len(p[1])))
+	}
+	for _, p := range pairs {
+		dst = append(dst, p[0]...)
+		dst = append(dst, 0)
+		dst = append(dst, p[1]...)
+		dst = append(dst, 0)
+	}
+	return dst
+}
+
+// DecodeHeaderMap parses the wire form of a header map. Empty input is an
+// empty map (the host's (0, 0) answer). Every length is checked against the
+// input, so hostile input yields an error, never a panic or a huge
+// allocation. The returned strings share one copy of data: two allocations
+// per call whatever the number of pairs.
+func DecodeHeaderMap(data []byte) ([][2]string, error) {
+	if len(data) == 0 {
+		return nil, nil
+	}
+	n, err := headerMapCount(data)
+	if err != nil {
+		return nil, err
+	}
+	if n == 0 {
+		return nil, nil
+	}
+	text := string(data) // one copy; every key and value is a substring of it
+	pairs := make([][2]string, n)
+	off := 4 + 8*n
+	for i := range n {
+		kl := int(binary.LittleEndian.Uint32(data[4+8*i:]))
+		vl := int(binary.LittleEndian.Uint32(data[8+8*i:]))
+		pairs[i][0] = text[off : off+kl]
+		off += kl + 1
+		pairs[i][1] = text[off : off+vl]
+		off += vl + 1
+	}
+	return pairs, nil
+}
+
+// headerMapCount validates data as a whole (sizes, NUL terminators, no
+// trailing bytes) and returns its pair count.
+func headerMapCount(data []byte) (int, error) {
+	if len(data) < 4 {
+		return 0, errors.Join(errHeaderMap, errors.New("shorter than its 4-byte pair count"))
+	}
+	count := binary.LittleEndian.Uint32(data)
+	// Each pair needs at least 8 bytes of sizes and 2 NULs.
+	if uint64(count)*10 > uint64(len(data)-4) {
+		return 0, errors.Join(errHeaderMap, errors.New("pair count "+strconv.FormatUint(uint64(count), 10)+" does not fit in "+strconv.Itoa(len(data))+" bytes"))
+	}
+	n := int(count)
+	off := uint64(4 + 8*n)
+	for i := range n {
+		kl := uint64(binary.LittleEndian.Uint32(data[4+8*i:]))
+		vl := uint64(binary.LittleEndian.Uint32(data[8+8*i:]))
+		if off+kl+1+vl+1 > uint64(len(data)) {
+			return 0, errors.Join(errHeaderMap, errors.New("pair "+strconv.Itoa(i)+" runs past the end"))
+		}
+		if data[off+kl] != 0 || data[off+kl+1+vl] != 0 {
+			return 0, errors.Join(errHeaderMap, errors.New("pair "+strconv.Itoa(i)+" is not NUL-terminated"))
+		}
+		off += kl + 1 + vl + 1
+	}
+	if off != uint64(len(data)) {
+		return 0, errors.Join(errHeaderMap, errors.New(strconv.FormatUint(uint64(len(data))-off, 10)+" trailing bytes"))
+	}
+	return n, nil
+}
+
+// EncodePropertyPath appends a property path in the ABI's form (segments
+// separated by NUL, no trailing NUL) to dst.
+func EncodePropertyPath(dst []byte, path []string) []byte {
+	for i, seg := range path {
+		if i > 0 {
+			dst = append(dst, 0)
+		}
+		dst = append(dst, seg...)
+	}
+	return dst
+}
