@@ -94,6 +94,8 @@ func TestPassThroughGuest(t *testing.T) {
 		t.Fatal("no tick within 5s with a 50 ms tick period")
 	})
 	t.Run("shared data with CAS counts every increment across workers", func(t *testing.T) {
+		// cas 0 is unconditional, so the first write must not race: seed the key.
+		h.shared.set("counter", []byte("0"), 0)
 		var wg sync.WaitGroup
 		for i := 0; i < 20; i++ {
 			wg.Add(1)
