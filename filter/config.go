@@ -121,7 +121,7 @@ func (p *configParser) object(path string, r gjson.Result, allowed ...string) bo
 		}
 		switch {
 		case !known:
-			p.fail(join(path, name), "unknown field")
+			p.fail(join(path, fieldLabel(name)), "unknown field")
 		case seen[name]:
 			p.fail(join(path, name), "duplicate field")
 		}
@@ -129,6 +129,21 @@ func (p *configParser) object(path string, r gjson.Result, allowed ...string) bo
 		return !p.failed()
 	})
 	return !p.failed()
+}
+
+// fieldLabel renders an unknown field name for an error path: plain names
+// as they are, anything else (empty, dots, control characters) quoted.
+func fieldLabel(name string) string {
+	if name == "" {
+		return `""`
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return strconv.Quote(name)
+		}
+	}
+	return name
 }
 
 // member returns a field of an object already checked by object. gjson path

@@ -22,6 +22,7 @@ type httpContext struct {
 	parked    bool // waiting in the key store for keys
 	refetched bool // the unknown-kid refetch was already spent on this stream
 	stripped  bool // spoofable headers already removed
+	looked    bool // the cache lookup was counted (a resumed stream looks again)
 }
 
 // OnHttpRequestHeaders authorizes the request (DESIGN §3, §4).
@@ -118,11 +119,17 @@ func (h *httpContext) authorize() (action types.Action) {
 	}
 
 	now := pc.now()
+	first := !h.looked
+	h.looked = true
 	if vt, ok := pc.cache.get(tok.raw, now, pc.currentKeys); ok && req.providers.has(vt.provider.Index) {
-		pc.m.cacheHit.Increment(1)
+		if first {
+			pc.m.cacheHit.Increment(1)
+		}
 		return h.finish(req, vt, tok, headers, method, path)
 	}
-	pc.m.cacheMiss.Increment(1)
+	if first {
+		pc.m.cacheMiss.Increment(1)
+	}
 
 	t, err := jwt.Parse(tok.raw, cfg.MaxTokenBytes)
 	if err != nil {
