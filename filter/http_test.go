@@ -445,3 +445,58 @@ func TestSkippedKeysAreLoggedAtWarn(t *testing.T) {
 		t.Errorf("warn logs = %s", logs)
 	}
 }
+
+func TestAudienceAndScopeClaimTypes(t *testing.T) {
+	h := startFilter(t, localConfig(`"audiences":["orders"]`, `"rules":[{"match":{"prefix":"/s"},"requires":{"scopes":["read"]}}]`))
+	claims := func(aud any, scope any) map[string]any {
+		c := testjwt.Claims(testIssuer, "a", h.clock.now)
+		if aud != nil {
+			c["aud"] = aud
+		}
+		if scope != nil {
+			c["scope"] = scope
+		}
+		return c
+	}
+	cases := []struct {
+		name string
+		path string
+		c    map[string]any
+		want int
+	}{
+		{"a matching aud string is accepted", "/x", claims("orders", nil), 200},
+		{"a matching aud in an array is accepted", "/x", claims([]string{"x", "orders"}, nil), 200},
+		{"another aud is 401", "/x", claims("billing", nil), 401},
+		{"a missing aud is 401", "/x", claims(nil, nil), 401},
+		{"scopes as a string are read", "/s", claims("orders", "write read"), 200},
+		{"scopes as a scp array are read", "/s", func() map[string]any { c := claims("orders", nil); c["scp"] = []string{"read"}; return c }(), 200},
+		{"a scope claim of the wrong type counts as no scopes", "/s", claims("orders", 5), 403},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if r := h.get(tc.path, rsKey().Sign(tc.c, nil)); r.status() != tc.want {
+				t.Fatalf("status %d, want %d (%s)", r.status(), tc.want, r.header("www-authenticate"))
+			}
+		})
+	}
+}
+
+func TestIssuerlessProviderAcceptsAnyIssuerAfterExactMatches(t *testing.T) {
+	other := testjwt.CachedKey("ES256", "any-1")
+	cfg := `{"providers":[
+	  {"name":"exact","issuer":"` + testIssuer + `","local_jwks":` + string(testjwt.JWKS(rsKey())) + `},
+	  {"name":"any","local_jwks":` + string(testjwt.JWKS(other)) + `,"claim_to_headers":[{"claim":"iss","header":"x-iss"}]}]}`
+	h := startFilter(t, cfg)
+	if r := h.get("/x", other.Sign(testjwt.Claims("https://whoever", "a", h.clock.now), nil)); r.status() != 200 {
+		t.Fatalf("any issuer: %d", r.status())
+	} else if v, _ := r.upstreamHeader("x-iss"); v != "https://whoever" {
+		t.Errorf("x-iss = %q", v)
+	}
+	if r := h.get("/x", h.token(rsKey(), "a")); r.status() != 200 {
+		t.Fatalf("exact issuer: %d", r.status())
+	}
+	noIss := rsKey().Sign(map[string]any{"sub": "a", "exp": h.clock.now.Add(time.Hour).Unix()}, nil)
+	if r := h.get("/x", noIss); r.status() != 401 {
+		t.Fatalf("a token without iss signed by the exact provider's key: %d, want 401", r.status())
+	}
+}
