@@ -203,6 +203,15 @@ func hex4(d []byte, p int) (rune, bool) {
 	return r, true
 }
 
+// plainStringByte marks ASCII bytes that stand for themselves inside a JSON
+// string (not a quote, backslash or control character).
+var plainStringByte = func() (t [256]bool) {
+	for c := 0x20; c < 0x80; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
 // jsonString is a string token: the bytes between the quotes, and whether
 // they contain escapes (then they must be decoded before use).
 type jsonString struct {
@@ -217,6 +226,13 @@ func (s *scanner) str() (jsonString, bool) {
 	start := s.pos
 	escaped := false
 	for s.pos < len(d) {
+		// Fast path over ordinary ASCII, the bulk of every claim set.
+		for s.pos < len(d) && plainStringByte[d[s.pos]] {
+			s.pos++
+		}
+		if s.pos >= len(d) {
+			break
+		}
 		c := d[s.pos]
 		switch {
 		case c == '"':

@@ -84,12 +84,19 @@ func payloadError(f jsonFault) error {
 // (RFC 7515 §2 and Appendix C: one encoding per byte string).
 var b64 = base64.RawURLEncoding.Strict()
 
+// b64Alphabet marks the base64url alphabet bytes.
+var b64Alphabet = func() (t [256]bool) {
+	for _, c := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") {
+		t[c] = true
+	}
+	return t
+}()
+
 // isB64Alphabet reports whether s holds only base64url alphabet bytes. The
 // standard decoder silently skips CR and LF, so this runs first.
 func isB64Alphabet(s string) bool {
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+		if !b64Alphabet[s[i]] {
 			return false
 		}
 	}
