@@ -391,19 +391,26 @@ func (h *Host) log(level LogLevel, vmName, msg string) {
 	h.logs = append(h.logs, e)
 	h.mu.Unlock()
 	if level >= h.cfg.LogLevel {
-		h.writeLine(level, h.cfg.PluginName+": "+msg)
+		h.writeLine(h.cfg.Log, level, h.cfg.PluginName+": "+msg)
+	}
+	if debugLog && h.cfg.Log != os.Stderr {
+		h.writeLine(os.Stderr, level, h.cfg.PluginName+" "+vmName+": "+msg)
 	}
 }
+
+// debugLog (environment SCOPEGATE_HOST_DEBUG=1) copies every log entry, at
+// every level, to stderr, whatever Config.Log says: for debugging tests.
+var debugLog = os.Getenv("SCOPEGATE_HOST_DEBUG") != ""
 
 // hostLog writes a message from the host itself (traps, violations) and keeps it in Logs().
 func (h *Host) hostLog(level LogLevel, vmName, msg string) {
 	h.log(level, vmName, msg)
 }
 
-func (h *Host) writeLine(level LogLevel, msg string) {
+func (h *Host) writeLine(w io.Writer, level LogLevel, msg string) {
 	line := fmt.Sprintf("[%s][%s][wasm] %s\n", time.Now().UTC().Format("2006-01-02 15:04:05.000"), level, msg)
 	h.mu.Lock()
-	io.WriteString(h.cfg.Log, line)
+	io.WriteString(w, line)
 	h.mu.Unlock()
 }
 
