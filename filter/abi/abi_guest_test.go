@@ -195,6 +195,16 @@ func TestGuestThroughHost(t *testing.T) {
 			t.Fatalf("decision = %+v, want the guest's 503", d)
 		}
 	})
+	t.Run("a callout breaking Envoy's rules is refused before it reaches the host", func(t *testing.T) {
+		before := h.CalloutCount()
+		d := do(t, h, host.Request{Path: "/callout-bad"})
+		if header(d.Headers, "x-no-authority") != "true" || header(d.Headers, "x-no-timeout") != "true" {
+			t.Fatalf("headers = %v, want both calls refused with BAD_ARGUMENT", d.Headers)
+		}
+		if after := h.CalloutCount(); after != before {
+			t.Fatalf("host saw %d callouts", after-before)
+		}
+	})
 	t.Run("shared data round-trips and a stale CAS is refused", func(t *testing.T) {
 		d := do(t, h, host.Request{Path: "/shared"})
 		if header(d.Headers, "x-shared") != "v1" || header(d.Headers, "x-stale") != "cas-mismatch" {
@@ -240,6 +250,24 @@ func TestGuestThroughHost(t *testing.T) {
 		after, _ := h.Metric("guest.ticks")
 		if after-before != 2 {
 			t.Fatalf("guest.ticks %d -> %d, want +2", before, after)
+		}
+	})
+	t.Run("the hot host calls allocate nothing in the VM but the returned string", func(t *testing.T) {
+		d := do(t, h, host.Request{Path: "/allocs", Headers: [][2]string{{"x-in", "a-header-value-of-some-length"}}})
+		want := map[string]string{
+			"x-allocs-append-value": "0.00", // value appended to the caller's buffer
+			"x-allocs-get-value":    "1.00", // the returned string
+			"x-allocs-get-absent":   "0.00",
+			"x-allocs-replace":      "0.00",
+			"x-allocs-remove":       "0.00",
+			"x-allocs-log":          "0.00",
+			"x-allocs-log-skipped":  "0.00",
+			"x-allocs-counter":      "0.00",
+		}
+		for name, w := range want {
+			if got := header(d.Headers, name); got != w {
+				t.Errorf("%s = %q allocations per call, want %s", name, got, w)
+			}
 		}
 	})
 	t.Run("no Envoy rule was broken and no VM trapped", func(t *testing.T) {

@@ -155,11 +155,14 @@ func PluginDone() {
 // DispatchHttpCall sends an HTTP callout to a cluster; callBack runs on the
 // root context when the answer (or the failure, as (0, 0, 0)) arrives. The
 // headers must include :method, :path and :authority, and the timeout must
-// be > 0 (Envoy's rules).
+// be > 0 (Envoy's rules, checked before the call).
 func DispatchHttpCall(cluster string, headers [][2]string, body []byte, trailers [][2]string,
 	timeoutMillisecond uint32, callBack func(numHeaders, bodySize, numTrailers int)) (uint32, error) {
 	if !started {
 		return 0, errInitPhase
+	}
+	if err := checkCallout(cluster, headers, timeoutMillisecond); err != nil {
+		return 0, err
 	}
 	scratchHeaders = EncodeHeaderMap(scratchHeaders[:0], headers)
 	scratchTrailers = EncodeHeaderMap(scratchTrailers[:0], trailers)

@@ -22,7 +22,14 @@ func proxyABIVersion() {}
 // until the next host call that returns data.
 //
 //go:wasmexport proxy_on_memory_allocate
-func proxyOnMemoryAllocate(size uint32) uint32 {
+func proxyOnMemoryAllocate(size uint32) (ptr uint32) {
+	// An impossible size panics in make; answer 0 (allocation failed)
+	// rather than trap the VM.
+	defer func() {
+		if recover() != nil {
+			ptr = 0
+		}
+	}()
 	m := results.alloc(int(size))
 	return uint32(uintptr(unsafe.Pointer(unsafe.SliceData(m))))
 }

@@ -27,6 +27,10 @@ func SetEffectiveContext(contextID uint32) error { return proxywasm.SetEffective
 // root context when the answer (or the failure) arrives.
 func DispatchHttpCall(cluster string, headers [][2]string, body []byte, trailers [][2]string,
 	timeoutMillisecond uint32, callBack func(numHeaders, bodySize, numTrailers int)) (uint32, error) {
+	// Envoy's rules are checked here too, so native tests catch what Envoy refuses.
+	if err := checkCallout(cluster, headers, timeoutMillisecond); err != nil {
+		return 0, err
+	}
 	return proxywasm.DispatchHttpCall(cluster, headers, body, trailers, timeoutMillisecond, callBack)
 }
 

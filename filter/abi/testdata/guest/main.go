@@ -8,6 +8,7 @@ package main
 
 import (
 	"errors"
+	"runtime"
 	"strconv"
 	"strings"
 
@@ -129,6 +130,8 @@ func (h *httpContext) OnHttpRequestHeaders(int, bool) types.Action {
 		return h.local()
 	case "/callout", "/callout-deny", "/callout-panic":
 		return h.callout(path)
+	case "/callout-bad":
+		return h.badCallout()
 	case "/shared":
 		return h.shared()
 	case "/property":
@@ -137,6 +140,10 @@ func (h *httpContext) OnHttpRequestHeaders(int, bool) types.Action {
 		return h.logLevel()
 	case "/metrics":
 		return h.metrics()
+	case "/allocs":
+		return h.allocs()
+	case "/hot":
+		return h.hot()
 	case "/panic":
 		panic("guest: request panic")
 	case "/nil":
@@ -312,5 +319,69 @@ func (h *httpContext) metrics() types.Action {
 	h.plugin.gauge.Add(-2)
 	_ = abi.ReplaceHttpRequestHeader("x-requests", strconv.FormatUint(h.plugin.requests.Value(), 10))
 	_ = abi.ReplaceHttpRequestHeader("x-gauge", strconv.FormatInt(h.plugin.gauge.Value(), 10))
+	return types.ActionContinue
+}
+
+// hot is a filter's cache-hit path in miniature: read the token header,
+// strip headers a client may not set, set one, and skip a debug line.
+func (h *httpContext) hot() types.Action {
+	var buf [64]byte
+	tok, err := abi.AppendHttpRequestHeaderValue(buf[:0], "authorization")
+	if err != nil && !errors.Is(err, types.ErrorStatusNotFound) {
+		return h.fail("authorization: " + err.Error())
+	}
+	_ = abi.RemoveHttpRequestHeader("authorization")
+	_ = abi.RemoveHttpRequestHeader("x-jwt-sub")
+	_ = abi.ReplaceHttpRequestHeader("x-jwt-sub", "user")
+	if abi.LogEnabled(abi.LogLevelDebug) {
+		abi.LogDebug("guest: token of " + strconv.Itoa(len(tok)) + " bytes")
+	}
+	return types.ActionContinue
+}
+
+// allocs measures the Go heap allocations of the hot host calls inside the
+// VM (runtime.MemStats.Mallocs; no GC is forced) and reports allocations
+// per call in x-allocs-<call> headers.
+func (h *httpContext) allocs() types.Action {
+	const n = 200
+	var ms runtime.MemStats
+	perCall := func(f func()) string {
+		f() // warm up: grow the arena and scratch buffers once
+		runtime.ReadMemStats(&ms)
+		before := ms.Mallocs
+		for range n {
+			f()
+		}
+		runtime.ReadMemStats(&ms)
+		return strconv.FormatFloat(float64(ms.Mallocs-before)/n, 'f', 2, 64)
+	}
+	var buf [128]byte
+	var sink string
+	results := [][2]string{
+		{"x-allocs-append-value", perCall(func() { _, _ = abi.AppendHttpRequestHeaderValue(buf[:0], "x-in") })},
+		{"x-allocs-get-value", perCall(func() { sink, _ = abi.GetHttpRequestHeader("x-in") })},
+		{"x-allocs-get-absent", perCall(func() { sink, _ = abi.GetHttpRequestHeader("x-absent") })},
+		{"x-allocs-replace", perCall(func() { _ = abi.ReplaceHttpRequestHeader("x-scratch", "value") })},
+		{"x-allocs-remove", perCall(func() { _ = abi.RemoveHttpRequestHeader("x-scratch") })},
+		{"x-allocs-log", perCall(func() { abi.LogInfo("guest: allocation probe") })},
+		{"x-allocs-log-skipped", perCall(func() { abi.LogDebug("guest: allocation probe") })},
+		{"x-allocs-counter", perCall(func() { h.plugin.requests.Increment(1) })},
+	}
+	_ = sink
+	for _, kv := range results {
+		_ = abi.ReplaceHttpRequestHeader(kv[0], kv[1])
+	}
+	return types.ActionContinue
+}
+
+// badCallout breaks Envoy's callout rules; the binding must refuse both
+// calls itself, so the host never sees them.
+func (h *httpContext) badCallout() types.Action {
+	noAuthority := [][2]string{{":method", "GET"}, {":path", "/answer"}}
+	_, err1 := abi.DispatchHttpCall("backend", noAuthority, nil, nil, 5000, nil)
+	full := append(noAuthority, [2]string{":authority", "backend"})
+	_, err2 := abi.DispatchHttpCall("backend", full, nil, nil, 0, nil)
+	_ = abi.ReplaceHttpRequestHeader("x-no-authority", strconv.FormatBool(errors.Is(err1, types.ErrorStatusBadArgument)))
+	_ = abi.ReplaceHttpRequestHeader("x-no-timeout", strconv.FormatBool(errors.Is(err2, types.ErrorStatusBadArgument)))
 	return types.ActionContinue
 }
