@@ -29,11 +29,25 @@ const (
 	rfc8037Sig     = "hgyY0il_MGCjP0JzlnLWG1PPOt7-09PGcvMg3AIbQR6dWbhijcNR4ki4iylGjg5BhVsPt9g7sVvpAr_MuM0KAg"
 )
 
+// Signature-level vectors whose payloads are text, not claims sets: RFC 7515
+// appendix A.4 (ES512 on P-521) and RFC 7520 §4.4 (HS256 with a kid).
+const (
+	rfc7515P521X   = "AekpBQ8ST8a8VcfVOTNl353vSrDCLLJXmPk06wTjxrrjcBpXp5EOnYG_NjFZ6OvLFV1jSfS9tsz4qUxcWceqwQGk"
+	rfc7515P521Y   = "ADSmRA43Z1DSNx_RvcLI87cdL07l6jQyyBXMoxVg_l2Th-x3S1WDhjDly79ajL4Kkd0AZMaZmh9ubmf63e3kyMj2"
+	rfc7515ES512In = "eyJhbGciOiJFUzUxMiJ9.UGF5bG9hZA"
+	rfc7515ES512   = "AdwMgeerwtHoh-l192l60hp9wAHZFVJbLfD_UxMi70cwnZOYaRI1bKPWROc-mZZqwqT2SI-KGDKB34XO0aw_7XdtAG8GaSwFKdCAPZgoXD2YBJZCPEX3xKpRwcdOO8KpEHwJjyqOgzDO7iKvU8vcnwNrmxYbSW9ERBXukOXolLzeO_Jn"
+	rfc7520HSKey   = "hJtXIZ2uSN5kbQfbtTNWbpdmhkV8FJG-Onbc6mxCcYg"
+	rfc7520HS256In = "eyJhbGciOiJIUzI1NiIsImtpZCI6IjAxOGMwYWU1LTRkOWItNDcxYi1iZmQ2LWVlZjMxNGJjNzAzNyJ9.SXTigJlzIGEgZGFuZ2Vyb3VzIGJ1c2luZXNzLCBGcm9kbywgZ29pbmcgb3V0IHlvdXIgZG9vci4gWW91IHN0ZXAgb250byB0aGUgcm9hZCwgYW5kIGlmIHlvdSBkb24ndCBrZWVwIHlvdXIgZmVldCwgdGhlcmXigJlzIG5vIGtub3dpbmcgd2hlcmUgeW91IG1pZ2h0IGJlIHN3ZXB0IG9mZiB0by4"
+	rfc7520HS256   = "s0h6KThzkfBBBkLspW1h84VsJZFTsPPqMDA7g1Md7p0"
+)
+
 var rfcJWKS = []byte(`{"keys":[
  {"kty":"oct","kid":"a1","k":"` + rfc7515HSKey + `"},
  {"kty":"RSA","kid":"a2","n":"` + rfc7515RSAN + `","e":"AQAB"},
  {"kty":"EC","kid":"a3","crv":"P-256","x":"` + rfc7515ECX + `","y":"` + rfc7515ECY + `"},
- {"kty":"OKP","kid":"a4","crv":"Ed25519","x":"` + rfc8037X + `"}
+ {"kty":"OKP","kid":"a4","crv":"Ed25519","x":"` + rfc8037X + `"},
+ {"kty":"EC","kid":"a5","crv":"P-521","x":"` + rfc7515P521X + `","y":"` + rfc7515P521Y + `"},
+ {"kty":"oct","kid":"018c0ae5-4d9b-471b-bfd6-eef314bc7037","use":"sig","alg":"HS256","k":"` + rfc7520HSKey + `"}
 ]}`)
 
 // flipLast changes the last signature character so the signature bytes
@@ -82,25 +96,40 @@ func TestKnownAnswerVectors(t *testing.T) {
 			wantReason(t, err, ReasonBadSignature)
 		})
 	}
-	t.Run("RFC 8037 A.4 Ed25519 verifies at the signature level", func(t *testing.T) {
-		var k *Key
-		for _, kk := range set.Keys {
-			if kk.Kty == "OKP" {
-				k = kk
+	for _, c := range []struct {
+		name, kid, input, sig string
+		alg                   Alg
+	}{
+		{"RFC 8037 A.4 Ed25519 verifies at the signature level", "a4", rfc8037Input, rfc8037Sig, EdDSA},
+		{"RFC 7515 A.4 ES512 verifies at the signature level", "a5", rfc7515ES512In, rfc7515ES512, ES512},
+		{"RFC 7520 4.4 HS256 verifies at the signature level", "018c0ae5-4d9b-471b-bfd6-eef314bc7037", rfc7520HS256In, rfc7520HS256, HS256},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var k *Key
+			for _, kk := range set.Keys {
+				if kk.Kid == c.kid {
+					k = kk
+				}
 			}
-		}
-		sig, _ := decodeB64String(rfc8037Sig)
-		if !verifySignature(k, EdDSA, rfc8037Input, sig) {
-			t.Fatal("RFC 8037 signature did not verify")
-		}
-		sig[0] ^= 1
-		if verifySignature(k, EdDSA, rfc8037Input, sig) {
-			t.Fatal("tampered RFC 8037 signature verified")
-		}
-		// Its payload is text, not a claims set, so it is no JWT.
-		_, err := Parse(rfc8037Input+"."+rfc8037Sig, 0)
-		wantReason(t, err, ReasonMalformed)
-	})
+			if k == nil || !k.Algs().Has(c.alg) {
+				t.Fatalf("no key %s for %v", c.kid, c.alg)
+			}
+			sig, ok := decodeB64String(c.sig)
+			if !ok {
+				t.Fatal("vector signature is not canonical base64url")
+			}
+			if !verifySignature(k, c.alg, c.input, sig) {
+				t.Fatal("signature did not verify")
+			}
+			sig[len(sig)/2] ^= 1
+			if verifySignature(k, c.alg, c.input, sig) {
+				t.Fatal("tampered signature verified")
+			}
+			// Its payload is text, not a claims set, so it is no JWT.
+			_, err := Parse(c.input+"."+c.sig, 0)
+			wantReason(t, err, ReasonMalformed)
+		})
+	}
 }
 
 var allAlgs = []Alg{RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA, HS256, HS384, HS512}
