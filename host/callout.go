@@ -46,7 +46,7 @@ func (v *vm) httpCall(s []uint64) uint32 {
 	if _, st := v.decodeGuestPairs(trlData, "proxy_http_call trailers"); st != statusOK {
 		return st
 	}
-	base, known := v.h.cfg.Clusters[cluster]
+	base, known := v.h.clusters[cluster]
 	var problems []string
 	if !known {
 		problems = append(problems, fmt.Sprintf("unknown cluster %q", cluster))
@@ -101,7 +101,7 @@ func (v *vm) runCallout(token uint32, base string, headers [][2]string, body []b
 }
 
 func (v *vm) doCallout(ctx context.Context, base string, headers [][2]string, body []byte) (*calloutResponse, error) {
-	url := strings.TrimSuffix(base, "/") + headerValue(headers, ":path")
+	url := base + headerValue(headers, ":path")
 	req, err := http.NewRequestWithContext(ctx, headerValue(headers, ":method"), url, bytes.NewReader(body))
 	if err != nil {
 		return nil, err

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -128,10 +129,13 @@ type Config struct {
 	RootID string
 	// Workers is the number of worker VMs (default 1).
 	Workers int
-	// Clusters maps the cluster names callouts may use to real base URLs,
-	// e.g. "idp" -> "http://127.0.0.1:9000".
+	// Clusters maps the cluster names callouts may use to real addresses as
+	// URLs, e.g. "idp" -> "http://127.0.0.1:9000". Like an Envoy cluster, only
+	// the scheme and host:port count: the callout's :path is sent as it is,
+	// and a path in the URL is ignored.
 	Clusters map[string]string
-	// Upstream is the base URL Handler forwards allowed requests to.
+	// Upstream is the base URL Handler forwards allowed requests to (a path
+	// in it prefixes the request's path).
 	Upstream string
 	// PollOneoff selects the poll_oneoff behaviour (default ENOSYS, like Envoy 1.33-1.38).
 	PollOneoff PollOneoffMode
@@ -208,6 +212,7 @@ type Decision struct {
 // Host runs one plugin in a canary VM and a set of worker VMs.
 type Host struct {
 	cfg      Config
+	clusters map[string]string // name -> scheme://host:port
 	runtime  wazero.Runtime
 	compiled wazero.CompiledModule
 	abi      string
@@ -286,6 +291,10 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 	if cfg.CompilationCacheDir == "" {
 		cfg.CompilationCacheDir = DefaultCompilationCacheDir()
 	}
+	clusters, err := clusterAddresses(cfg.Clusters)
+	if err != nil {
+		return nil, err
+	}
 	code := cfg.ModuleBytes
 	if code == nil {
 		if cfg.Module == "" {
@@ -298,13 +307,14 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		code = b
 	}
 	h := &Host{
-		cfg:     cfg,
-		start:   time.Now(),
-		shared:  newSharedData(),
-		queues:  newSharedQueues(),
-		metrics: newMetricRegistry(),
-		client:  &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
-		closeCh: make(chan struct{}),
+		cfg:      cfg,
+		clusters: clusters,
+		start:    time.Now(),
+		shared:   newSharedData(),
+		queues:   newSharedQueues(),
+		metrics:  newMetricRegistry(),
+		client:   &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
+		closeCh:  make(chan struct{}),
 	}
 	rc := wazero.NewRuntimeConfig().WithCompilationCache(compilationCache(cfg.CompilationCacheDir))
 	h.runtime = wazero.NewRuntimeWithConfig(ctx, rc)
@@ -352,6 +362,19 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 	}
 	ok = true
 	return h, nil
+}
+
+// clusterAddresses validates the cluster URLs and keeps their scheme and host.
+func clusterAddresses(in map[string]string) (map[string]string, error) {
+	out := make(map[string]string, len(in))
+	for name, raw := range in {
+		u, err := url.Parse(raw)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("host: cluster %q: %q is not an http(s)://host:port URL", name, raw)
+		}
+		out[name] = u.Scheme + "://" + u.Host
+	}
+	return out, nil
 }
 
 // Close stops the tickers, waits for callouts in flight and closes every VM.

@@ -128,7 +128,8 @@ func TestCallouts(t *testing.T) {
 	deadURL := dead.URL
 	dead.Close()
 	h := newTestHost(t, "pass", func(c *Config) {
-		c.Clusters = map[string]string{"backend": backend.URL, "dead": deadURL}
+		// A path in a cluster URL is ignored, as an Envoy cluster has none.
+		c.Clusters = map[string]string{"backend": backend.URL + "/ignored", "dead": deadURL}
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -143,6 +144,12 @@ func TestCallouts(t *testing.T) {
 		}
 		if h.CalloutCount() != 1 {
 			t.Errorf("CalloutCount = %d, want 1", h.CalloutCount())
+		}
+	})
+	t.Run("a cluster URL that is not http(s)://host is a load error", func(t *testing.T) {
+		_, err := New(ctx, Config{Module: buildGuest(t, "pass"), Clusters: map[string]string{"idp": "127.0.0.1:9000"}, Log: io.Discard})
+		if err == nil || !strings.Contains(err.Error(), `cluster "idp"`) {
+			t.Fatalf("err = %v", err)
 		}
 	})
 	t.Run("a failed callout is delivered as (0, 0, 0)", func(t *testing.T) {
