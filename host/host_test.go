@@ -30,6 +30,15 @@ func TestPassThroughGuest(t *testing.T) {
 			t.Errorf("request.path property = %q, want /a?b=c", got)
 		}
 	})
+	t.Run("properties answer what Envoy answers and NOT_FOUND otherwise", func(t *testing.T) {
+		d, err := h.Do(ctx, Request{Method: "PUT", Path: "/", RemoteAddr: "10.1.2.3:4567"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := header(d.Headers, "x-seen-properties"); got != "10.1.2.3:4567 testguest PUT 1" {
+			t.Fatalf("source.address, plugin_name, request.method, unknown status = %q", got)
+		}
+	})
 	t.Run("a request with x-deny gets the filter's local 403", func(t *testing.T) {
 		d, err := h.Do(ctx, Request{Method: "GET", Path: "/", Authority: "x", Headers: [][2]string{{"X-Deny", "1"}}})
 		if err != nil {

@@ -29,7 +29,7 @@ func TestLoadRejectsProxyCallsDuringInitialize(t *testing.T) {
 	if !strings.Contains(log.String(), "Envoy rule violation: "+RuleInitCall) {
 		t.Fatalf("violation not logged:\n%s", log.String())
 	}
-	if !strings.Contains(log.String(), "init may log") {
+	if !strings.Contains(log.String(), "][info][wasm] scopegate: init may log\n") {
 		t.Errorf("proxy_log during init should be allowed and logged:\n%s", log.String())
 	}
 }

@@ -61,6 +61,11 @@ func init() {
 		if _, ok := g.Header(0, "x-read-config"); ok {
 			g.SetHeader(0, "x-config", "["+string(g.GetBuffer(7, 1024))+"]")
 		}
+		source, _ := g.Property("source", "address")
+		plugin, _ := g.Property("plugin_name")
+		method, _ := g.Property("request", "method")
+		_, unknown := g.Property("no", "such", "property")
+		g.SetHeader(0, "x-seen-properties", source+" "+plugin+" "+method+" "+strconv.Itoa(int(unknown)))
 		path, _ := g.Property("request", "path")
 		g.SetHeader(0, "x-seen-path", path)
 		g.SetHeader(0, "x-pass", "yes")
