@@ -114,7 +114,8 @@ var (
 
 // DefaultAlgs is every asymmetric algorithm; HMAC must be asked for
 // explicitly.
-var DefaultAlgs = algSetOf(RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA)
+const DefaultAlgs AlgSet = 1<<RS256 | 1<<RS384 | 1<<RS512 | 1<<PS256 | 1<<PS384 | 1<<PS512 |
+	1<<ES256 | 1<<ES384 | 1<<ES512 | 1<<EdDSA
 
 // ParseAlgSet builds a set from JOSE names. An unknown name (including
 // "none") or an empty list is an error naming the problem.
