@@ -247,10 +247,8 @@ func (d *dispatcher) httpCallResponse(root, token uint32, numHeaders, bodySize, 
 func (d *dispatcher) calloutPanicked(root, token, origin uint32, r any) {
 	where := "proxy_on_http_call_response (token " + utoa(token) + ")"
 	if s, ok := d.streams[origin]; ok && !s.failed {
-		if err := d.host.setEffectiveContext(origin); err == nil {
-			d.streamPanicked(where, root, origin, r)
-			return
-		}
+		d.streamPanicked(where, root, origin, r)
+		return
 	}
 	d.host.log(LogLevelCritical, panicReport(where, root, r, debug.Stack()))
 }
@@ -263,6 +261,15 @@ func (d *dispatcher) streamPanicked(where string, ctxID, streamID uint32, r any)
 	if s, ok := d.streams[streamID]; ok {
 		s.failed = true
 		d.streams[streamID] = s
+	}
+	// The 500 must reach this stream even if the filter had switched the
+	// effective context (or we are on the root, answering a callout).
+	if d.current != streamID {
+		if err := d.host.setEffectiveContext(streamID); err != nil {
+			d.host.log(LogLevelError, "abi: stream "+utoa(streamID)+" is gone; no 500 sent: "+err.Error())
+			return types.ActionPause
+		}
+		d.current = streamID
 	}
 	if err := d.host.sendInternalError(); err != nil {
 		d.host.log(LogLevelError, "abi: sending the 500 for context "+utoa(streamID)+" failed: "+err.Error())

@@ -43,7 +43,10 @@ type recorder struct {
 	action  types.Action
 	started bool // OnPluginStart's answer
 	httpNil bool // NewHttpContext returns nil
-	d       *dispatcher
+	// switchTo, when set, is the context OnHttpRequestHeaders makes
+	// effective before anything else (as SetEffectiveContext would).
+	switchTo uint32
+	d        *dispatcher
 }
 
 func (r *recorder) note(name string) {
@@ -83,6 +86,10 @@ type httpRec struct {
 }
 
 func (h *httpRec) OnHttpRequestHeaders(int, bool) types.Action {
+	if h.r.switchTo != 0 {
+		_ = h.r.d.host.setEffectiveContext(h.r.switchTo)
+		h.r.d.current = h.r.switchTo
+	}
 	h.r.note("request_headers")
 	if h.r.panicIn == "callout" {
 		h.r.d.addCallout(77, func(int, int, int) { panic("callout boom") })
@@ -309,6 +316,30 @@ func TestDispatchPanics(t *testing.T) {
 			t.Fatalf("500s sent on %v, want [2]", h.sent500)
 		}
 		if !hasLog(h, "critical", "panic in proxy_on_http_call_response (token 77) on context 1: callout boom") {
+			t.Fatalf("logs = %v", h.logs)
+		}
+	})
+	t.Run("the 500 goes to the panicking stream even after the filter switched context", func(t *testing.T) {
+		rec := &recorder{panicIn: "request_headers"}
+		d, h := newTestDispatcher(t, rec)
+		d.contextCreate(3, 1)
+		rec.switchTo = 3 // the callback calls SetEffectiveContext(3), then panics
+		h.current = 2    // the host runs stream 2's callback
+		d.streamCallback(onRequestHeaders, 2, 1, true)
+		if len(h.sent500) != 1 || h.sent500[0] != 2 {
+			t.Fatalf("500s sent on %v, want [2]", h.sent500)
+		}
+	})
+	t.Run("a panicking callout for a stream the host no longer knows is only logged", func(t *testing.T) {
+		rec := &recorder{panicIn: "callout", action: types.ActionPause}
+		d, h := newTestDispatcher(t, rec)
+		d.streamCallback(onRequestHeaders, 2, 1, true)
+		h.goneIDs[2] = true
+		d.httpCallResponse(1, 77, 0, 0, 0)
+		if len(h.sent500) != 0 {
+			t.Fatalf("500s = %v", h.sent500)
+		}
+		if !hasLog(h, "error", "stream 2 is gone; no 500 sent") {
 			t.Fatalf("logs = %v", h.logs)
 		}
 	})
