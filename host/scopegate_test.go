@@ -88,3 +88,34 @@ func TestRealScopegateModule(t *testing.T) {
 		t.Errorf("scopegate.allowed = %d (%v), want at least 2", n, ok)
 	}
 }
+
+// BenchmarkRealModuleAllowed measures one allowed request (cached token)
+// through the real scopegate module in the host, and reports the worker's
+// linear memory after the run.
+func BenchmarkRealModuleAllowed(b *testing.B) {
+	module, err := wasmbuild.Build("./cmd/scopegate", wasmbuild.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	key := testjwt.CachedKey("RS256", "bench")
+	config, _ := json.Marshal(map[string]any{"providers": []any{map[string]any{
+		"name": "local", "local_jwks": map[string]any{"keys": []any{key.JWK()}}}}})
+	h, err := New(context.Background(), Config{Module: module, PluginConfig: config})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer h.Close(context.Background())
+	token := key.Sign(testjwt.Claims("https://issuer.test", "alice", time.Now(), "read"), nil)
+	req := Request{Method: "GET", Path: "/orders", Authority: "api", Headers: [][2]string{{"authorization", "Bearer " + token}}}
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if d, err := h.Do(ctx, req); err != nil || !d.Continue {
+			b.Fatalf("%+v %v", d, err)
+		}
+	}
+	b.ReportMetric(float64(h.MemoryStats(0).Bytes)/(1<<20), "MiB-linear-memory")
+	if h.Traps() != 0 || len(h.Violations()) != 0 {
+		b.Fatalf("traps %d violations %v", h.Traps(), h.Violations())
+	}
+}
