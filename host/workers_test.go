@@ -30,6 +30,19 @@ func TestRequestsSpreadOverWorkerVMs(t *testing.T) {
 	}
 }
 
+func TestCanaryThenOneVMPerWorker(t *testing.T) {
+	h := newTestHost(t, "pass", func(c *Config) { c.Workers = 2; c.PluginConfig = []byte("cfg") })
+	var vms []string
+	for _, e := range h.Logs() {
+		if e.Message == "pass configured: cfg" {
+			vms = append(vms, e.VM)
+		}
+	}
+	if got := strings.Join(vms, ","); got != "canary,worker-0,worker-1" {
+		t.Fatalf("on_configure ran on %s, want canary,worker-0,worker-1", got)
+	}
+}
+
 func TestABI020ModulesLoad(t *testing.T) {
 	path, err := wasmbuild.Build("./host/testdata/guests/pass", wasmbuild.Options{NoOverlay: true, Tags: []string{"abi020"}})
 	if err != nil {
