@@ -144,6 +144,8 @@ func (h *httpContext) OnHttpRequestHeaders(int, bool) types.Action {
 		return h.allocs()
 	case "/hot":
 		return h.hot()
+	case "/churn":
+		return h.churn()
 	case "/panic":
 		panic("guest: request panic")
 	case "/nil":
@@ -383,5 +385,22 @@ func (h *httpContext) badCallout() types.Action {
 	_, err2 := abi.DispatchHttpCall("backend", full, nil, nil, 0, nil)
 	_ = abi.ReplaceHttpRequestHeader("x-no-authority", strconv.FormatBool(errors.Is(err1, types.ErrorStatusBadArgument)))
 	_ = abi.ReplaceHttpRequestHeader("x-no-timeout", strconv.FormatBool(errors.Is(err2, types.ErrorStatusBadArgument)))
+	return types.ActionContinue
+}
+
+// churnSink keeps the last churned buffer alive so the allocations are real.
+var churnSink []byte
+
+// churn allocates 256 KiB of garbage and reports how many GC cycles the VM
+// has run, so a test can prove collections happen without the Go runtime
+// ever needing poll_oneoff (which Envoy 1.33-1.38 answer with ENOSYS).
+func (h *httpContext) churn() types.Action {
+	for range 4 {
+		churnSink = make([]byte, 64<<10)
+		churnSink[0] = 1
+	}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	_ = abi.ReplaceHttpRequestHeader("x-numgc", strconv.FormatUint(uint64(ms.NumGC), 10))
 	return types.ActionContinue
 }
