@@ -88,6 +88,22 @@ func TestHandlerEndToEnd(t *testing.T) {
 	})
 }
 
+func TestHandlerAnswers503WhenTheUpstreamIsDown(t *testing.T) {
+	dead := httptest.NewServer(http.NotFoundHandler())
+	dead.Close()
+	h := newTestHost(t, "pass", func(c *Config) { c.Upstream = dead.URL })
+	proxy := httptest.NewServer(h.Handler())
+	defer proxy.Close()
+	resp, err := http.Get(proxy.URL + "/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 503 {
+		t.Fatalf("status %d, want 503 like Envoy", resp.StatusCode)
+	}
+}
+
 func TestCalloutAnswerForAGoneStream(t *testing.T) {
 	release := make(chan struct{})
 	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -68,7 +68,9 @@ func (h *Host) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	resp, err := h.forward(r, d)
 	if err != nil {
-		http.Error(w, "upstream: "+err.Error(), http.StatusBadGateway)
+		// Envoy's answer when the upstream cannot be reached.
+		h.hostLog(LogDebug, v.name, "upstream request failed: "+err.Error())
+		http.Error(w, "upstream connect error or disconnect/reset before headers", http.StatusServiceUnavailable)
 		return
 	}
 	defer resp.Body.Close()
