@@ -16,12 +16,13 @@ import (
 func TestHandlerEndToEnd(t *testing.T) {
 	type seen struct {
 		path, pass, deny, host string
+		requestID, proto      string
 		body                   string
 	}
 	got := make(chan seen, 10)
 	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
-		got <- seen{r.URL.RequestURI(), r.Header.Get("X-Pass"), r.Header.Get("X-Deny"), r.Host, string(b)}
+		got <- seen{r.URL.RequestURI(), r.Header.Get("X-Pass"), r.Header.Get("X-Deny"), r.Host, r.Header.Get("X-Request-Id"), r.Header.Get("X-Forwarded-Proto"), string(b)}
 		w.Header().Set("X-Upstream", "1")
 		w.WriteHeader(201)
 		io.WriteString(w, "from upstream")
@@ -50,7 +51,8 @@ func TestHandlerEndToEnd(t *testing.T) {
 			t.Errorf("response headers %v lack the upstream's or the filter's header", resp.Header)
 		}
 		s := <-got
-		if s.path != "/orders?id=7" || s.pass != "yes" || s.host != "api.example.com" || s.body != "payload" {
+		if s.path != "/orders?id=7" || s.pass != "yes" || s.host != "api.example.com" || s.body != "payload" ||
+			len(s.requestID) != 36 || s.proto != "http" {
 			t.Fatalf("upstream saw %+v", s)
 		}
 	})

@@ -2,6 +2,7 @@ package host
 
 import (
 	"bytes"
+	"crypto/rand"
 	"fmt"
 	"io"
 	"net/http"
@@ -52,6 +53,13 @@ func (h *Host) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		for _, val := range vs {
 			req.Headers = append(req.Headers, [2]string{lk, val})
 		}
+	}
+	// Envoy's connection manager adds these before any filter runs.
+	if _, ok := lookupHeader(req.Headers, "x-forwarded-proto"); !ok {
+		req.Headers = append(req.Headers, [2]string{"x-forwarded-proto", req.Scheme})
+	}
+	if _, ok := lookupHeader(req.Headers, "x-request-id"); !ok {
+		req.Headers = append(req.Headers, [2]string{"x-request-id", newRequestID()})
 	}
 	v := h.workers[h.pick()]
 	s, d, err := v.startStream(r.Context(), req)
@@ -108,6 +116,15 @@ func (h *Host) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(status)
 	io.Copy(w, resp.Body)
+}
+
+// newRequestID returns a random UUID (version 4), as Envoy generates for x-request-id.
+func newRequestID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
 
 // forward sends the filtered request upstream.
