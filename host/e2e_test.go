@@ -16,7 +16,7 @@ import (
 func TestHandlerEndToEnd(t *testing.T) {
 	type seen struct {
 		path, pass, deny, host string
-		requestID, proto      string
+		requestID, proto       string
 		body                   string
 	}
 	got := make(chan seen, 10)
