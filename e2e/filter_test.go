@@ -2,7 +2,10 @@ package e2e
 
 import (
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -28,6 +31,31 @@ func TestFilterWithLocalKeysInTheHost(t *testing.T) {
 	now := time.Now()
 	good := key.Sign(testjwt.Claims(filterIssuer, "alice", now, "orders.read"), nil)
 	runFilterAnswers(t, p, good, key.Sign(testjwt.Claims(filterIssuer, "bob", now, "profile"), nil), `Bearer realm="orders"`)
+	p.requireClean(t)
+}
+
+// The same answers with keys fetched through a host cluster from a real JWKS server.
+func TestFilterWithRemoteKeysInTheHost(t *testing.T) {
+	key := testjwt.CachedKey("RS256", "e2e-remote")
+	var hits atomic.Int64
+	jwks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(testjwt.JWKS(key))
+	}))
+	defer jwks.Close()
+	cfg := `{"providers":[{"name":"idp","issuer":"` + filterIssuer + `","remote_jwks":{"cluster":"idp","uri":"http://idp.internal/certs"},` +
+		filterForwarding + `}],` + filterRules + `}`
+	p := startFilterProxy(t, cfg, map[string]string{"idp": jwks.URL})
+	now := time.Now()
+	good := key.Sign(testjwt.Claims(filterIssuer, "alice", now, "orders.read"), nil)
+	runFilterAnswers(t, p, good, key.Sign(testjwt.Claims(filterIssuer, "bob", now, "profile"), nil), "Bearer")
+	if hits.Load() == 0 {
+		t.Error("the JWKS server was never asked")
+	}
+	if n, _ := p.Host.Metric("scopegate.jwks.fetch_ok"); n == 0 {
+		t.Error("scopegate.jwks.fetch_ok is 0")
+	}
 	p.requireClean(t)
 }
 
