@@ -70,6 +70,11 @@ func (h *httpContext) authorize() (action types.Action) {
 		}
 	}()
 	cfg := pc.cfg
+	if cfg == nil {
+		// on_configure failed; a proxy would not send requests, but fail closed.
+		pc.send(&denial{kind: denyUnavailable, description: "the filter is not configured", reason: "no valid configuration"}, "", "")
+		return types.ActionPause
+	}
 	headers, err := abi.GetHttpRequestHeaders()
 	if err != nil {
 		pc.send(&denial{kind: denyInternal, description: "internal error", reason: "reading request headers: " + err.Error()}, "", "")

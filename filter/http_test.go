@@ -436,6 +436,10 @@ func TestConfigurationErrorsFailOnConfigure(t *testing.T) {
 	if !strings.Contains(logs, "providers[0].remote_jwks.uri: must be an absolute http or https URI") {
 		t.Errorf("error logs = %s", logs)
 	}
+	// A host that sent requests anyway would see them refused, never allowed.
+	if r := h.get("/x", "anything"); r.status() != 503 || r.action == types.ActionContinue {
+		t.Errorf("request to an unconfigured filter: status %d action %v", r.status(), r.action)
+	}
 }
 
 func TestSkippedKeysAreLoggedAtWarn(t *testing.T) {

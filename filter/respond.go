@@ -143,17 +143,22 @@ func writeJSONString(b *strings.Builder, s string) {
 // send answers the stream with the denial, counts it and logs it.
 func (pc *pluginContext) send(d *denial, method, path string) {
 	headers := [][2]string{{"content-type", "application/json"}, {"cache-control", "no-store"}}
-	if v := d.wwwAuthenticate(pc.cfg.Realm); v != "" {
+	realm := ""
+	if pc.cfg != nil {
+		realm = pc.cfg.Realm
+	}
+	if v := d.wwwAuthenticate(realm); v != "" {
 		headers = append(headers, [2]string{"www-authenticate", v})
 	}
-	switch d.kind {
-	case denyMissing:
+	switch {
+	case pc.m == nil:
+	case d.kind == denyMissing:
 		pc.m.deniedMissing.Increment(1)
-	case denyMultiple, denyInvalid:
+	case d.kind == denyMultiple, d.kind == denyInvalid:
 		pc.m.deniedInvalid.Increment(1)
-	case denyScope:
+	case d.kind == denyScope:
 		pc.m.deniedScope.Increment(1)
-	case denyUnavailable:
+	case d.kind == denyUnavailable:
 		pc.m.deniedUnavailable.Increment(1)
 	}
 	if err := abi.SendHttpResponse(d.status(), headers, d.body(), -1); err != nil {
