@@ -63,7 +63,8 @@ func numericDate(v []byte) (float64, bool) {
 // numbers, iss/sub strings, aud a string or array of strings), then exp is
 // required (if RequireExp), then time (valid while now <= exp+skew and
 // now >= nbf-skew; iat later than now+skew is rejected; MaxLifetime), then
-// issuer and audience. The first failure is returned.
+// issuer and audience. The first failure is returned; the Claims read so
+// far are returned with it, so a denial can be logged with sub and iss.
 func (v *Validator) Validate(payload []byte, now time.Time) (Claims, error) {
 	var c Claims
 	var aud []byte
