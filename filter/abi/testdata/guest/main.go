@@ -119,6 +119,9 @@ type httpContext struct {
 func (h *httpContext) OnHttpRequestHeaders(int, bool) types.Action {
 	h.plugin.requests.Increment(1)
 	path, err := abi.GetHttpRequestHeader(":path")
+	if path == "/probe" {
+		return h.probe()
+	}
 	if err != nil {
 		abi.LogError("guest: :path: " + err.Error())
 		return h.fail("no :path")
@@ -146,6 +149,7 @@ func (h *httpContext) OnHttpRequestHeaders(int, bool) types.Action {
 		return h.hot()
 	case "/churn":
 		return h.churn()
+
 	case "/panic":
 		panic("guest: request panic")
 	case "/nil":
@@ -402,5 +406,23 @@ func (h *httpContext) churn() types.Action {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	_ = abi.ReplaceHttpRequestHeader("x-numgc", strconv.FormatUint(uint64(ms.NumGC), 10))
+	return types.ActionContinue
+}
+
+// probeMallocs is runtime.MemStats.Mallocs when the last /probe request
+// reached its measuring point.
+var probeMallocs uint64
+
+// probe reports the heap allocations made since the previous /probe reached
+// the same point: the end of that stream (on_log, on_done, on_delete) and
+// the start of this one (context creation, this callback). The guest's own
+// share is two: its httpContext and the :path string.
+func (h *httpContext) probe() types.Action {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	delta := ms.Mallocs - probeMallocs
+	runtime.ReadMemStats(&ms)
+	probeMallocs = ms.Mallocs
+	_ = abi.ReplaceHttpRequestHeader("x-mallocs", strconv.FormatUint(delta, 10))
 	return types.ActionContinue
 }
