@@ -1,0 +1,390 @@
+package filter
+
+// The key store: every provider's current key set. local_jwks sets are parsed
+// at configure time; remote_jwks and discovery sets are fetched with
+// proxy_http_call from on_tick (never during on_configure: Envoy discards the
+// canary VM that runs it), refreshed every cache_duration_s, retried with
+// exponential backoff, and shared between the proxy's worker VMs through
+// shared data (shared.go) so one proxy fetches once per interval. Requests that
+// arrive before a set exists are parked and resumed when the fetch settles.
+// docs/keys.md explains the numbers below.
+
+import (
+	"time"
+
+	"github.com/scopegate/scopegate/filter/abi"
+	"github.com/scopegate/scopegate/jwt"
+)
+
+const (
+	// keysTickPeriod is the on_tick period while remote key sources exist:
+	// the first fetch starts at most this long after configure, and a parked
+	// request sees at most this much extra latency before its fetch starts.
+	keysTickPeriod = 200 * time.Millisecond
+	// maxWaitingStreams bounds the streams one VM parks waiting for keys;
+	// beyond it a request waiting for keys is answered 503 at once.
+	maxWaitingStreams = 256
+	// maxJWKSBodyBytes bounds a fetched JWKS or discovery document; a larger
+	// answer is a failed fetch and is not read.
+	maxJWKSBodyBytes = 1 << 20
+	// backoffInitial is the first retry delay after a failed fetch; it doubles
+	// per consecutive failure up to min(cache_duration_s, backoffCeiling).
+	backoffInitial = time.Second
+	backoffCeiling = 5 * time.Minute
+	// fetchGrace is added to the callout timeout(s) to bound a fetch attempt:
+	// the host answers a timed-out callout with (0,0,0), so an attempt still
+	// unanswered after timeout+grace is given up, and another VM's lease on
+	// the fetch expires after the same bound.
+	fetchGrace = time.Second
+)
+
+type keyStatus uint8
+
+const (
+	keysReady       keyStatus = iota // a usable key set is present (possibly stale while refreshing)
+	keysPending                      // no key set yet; a fetch is scheduled or in flight
+	keysUnavailable                  // no key set, and the last fetch failed: answer 503
+)
+
+// keyStore holds the key sets of one plugin instance in one VM.
+type keyStore struct {
+	cfg  *Config
+	m    *metrics
+	now  func() time.Time
+	vmID uint64 // names this VM in shared-data fetch leases
+
+	sources []*source // by Provider.Index; nil for local_jwks providers
+	remote  []*source // distinct remote sources, in configuration order
+
+	waiting int      // streams parked across all sources
+	wakes   []waiter // streams to resume once the current callback's own work is done
+}
+
+// waiter is one parked stream.
+type waiter struct {
+	stream   uint32
+	resume   func()
+	deadline time.Time // never wait longer than this, whatever happens to the fetch
+}
+
+// source is one remote key source. Providers naming the same cluster, URI
+// (and, for discovery, issuer and JWKS cluster) share one source and one
+// fetched set.
+type source struct {
+	names       string // provider name(s), for logs
+	issuer      string // discovery: the issuer the document must name
+	fetch       Fetch  // the first request: the JWKS itself, or the discovery document
+	discovery   bool
+	jwksCluster string
+	key         string // shared-data key
+
+	set  *jwt.KeySet // current set; replaced (new pointer) only when the bytes change
+	body []byte      // the JWKS bytes set was parsed from
+	gen  uint64      // shared-data generation of body
+	// failed: there is no set and the last fetch (by any VM) failed.
+	failed       bool
+	seenFailedAt int64
+
+	rec record // last record read from or written to shared data
+	cas uint32 // CAS of rec as read; 0 when not found
+
+	inFlight      bool
+	attempt       uint64 // numbers this VM's attempts; stale callbacks are ignored
+	attemptStart  time.Time
+	inFlightUntil time.Time
+
+	// forceWanted: an unknown-kid refetch waits for the next fetch result,
+	// i.e. for the record's gen or failedAt to move past forceGen/forceFailedAt.
+	forceWanted    bool
+	forceGen       uint64
+	forceFailedAt  int64
+	lastKidRefetch int64 // this VM's last unknown-kid refetch (unix ns)
+
+	waiters []waiter
+}
+
+// newKeyStore is called at OnPluginStart after the config is parsed;
+// local_jwks providers are ready at once.
+func newKeyStore(cfg *Config, m *metrics, now func() time.Time) *keyStore {
+	s := &keyStore{cfg: cfg, m: m, now: now, vmID: newVMID(), sources: make([]*source, len(cfg.Providers))}
+	byKey := map[string]*source{}
+	for _, p := range cfg.Providers {
+		var src *source
+		switch {
+		case p.RemoteJWKS != nil:
+			src = &source{fetch: p.RemoteJWKS.Fetch}
+		case p.Discovery != nil:
+			src = &source{fetch: p.Discovery.Fetch, discovery: true, jwksCluster: p.Discovery.JWKSCluster, issuer: p.Issuer}
+		default:
+			continue
+		}
+		src.key = sharedKey(src)
+		if prev, ok := byKey[src.key]; ok {
+			prev.names += ", " + p.Name
+			s.sources[p.Index] = prev
+			continue
+		}
+		src.names = p.Name
+		byKey[src.key] = src
+		s.sources[p.Index] = src
+		s.remote = append(s.remote, src)
+	}
+	return s
+}
+
+// start sets the tick period when there is something to fetch; the first
+// fetch happens on the first tick (called from OnPluginStart).
+func (s *keyStore) start() {
+	if len(s.remote) == 0 {
+		return
+	}
+	if err := abi.SetTickPeriodMilliSeconds(uint32(keysTickPeriod / time.Millisecond)); err != nil {
+		abi.LogError("scopegate: setting the tick period for key fetching failed: " + err.Error())
+	}
+}
+
+// onTick drives fetches, refreshes, backoff and shared-data reads (called
+// from OnTick). Parked streams are resumed only after every source's host
+// calls are done, because resuming changes the effective context.
+func (s *keyStore) onTick() {
+	defer s.flushWakes()
+	now := s.now()
+	for _, src := range s.remote {
+		s.step(src, now)
+	}
+}
+
+// step advances one source by one tick.
+func (s *keyStore) step(src *source, now time.Time) {
+	if src.inFlight && now.After(src.inFlightUntil) {
+		s.fetchFailed(src, now, "no answer within "+src.bound().String())
+	}
+	if !src.inFlight {
+		s.sync(src, now)
+		if s.due(src, now) && s.takeLease(src, now) {
+			s.startFetch(src, now)
+		}
+	}
+	s.expireWaiters(src, now)
+	s.settle(src)
+}
+
+// due reports whether this VM should fetch src now, judging by the shared
+// record: nobody else holds an unexpired lease, and either an unknown-kid
+// refetch is wanted, or the set is missing or older than cache_duration_s
+// and any backoff delay has passed.
+func (s *keyStore) due(src *source, now time.Time) bool {
+	r, ns := &src.rec, now.UnixNano()
+	if r.leaseOwner != 0 && r.leaseOwner != s.vmID && r.leaseUntil > ns {
+		return false
+	}
+	if src.forceWanted {
+		return true
+	}
+	if ns < r.retryAt {
+		return false
+	}
+	return r.gen == 0 || ns >= r.fetchedAt+src.fetch.CacheDuration.Nanoseconds()
+}
+
+// bound is the longest a fetch attempt may take.
+func (src *source) bound() time.Duration {
+	d := src.fetch.Timeout
+	if src.discovery {
+		d *= 2
+	}
+	return d + fetchGrace
+}
+
+// settle resolves the streams parked on src once their wait is over: a set is
+// present and no unknown-kid refetch is outstanding, or there is no set and
+// fetching failed.
+func (s *keyStore) settle(src *source) {
+	if src.forceWanted && (src.rec.gen != src.forceGen || src.rec.failedAt != src.forceFailedAt) {
+		src.forceWanted = false
+	}
+	if len(src.waiters) == 0 {
+		return
+	}
+	if (src.set != nil && !src.forceWanted) || (src.set == nil && src.failed) {
+		s.wakeAll(src)
+	}
+}
+
+// expireWaiters resumes streams that waited past their deadline. With no key
+// set at all that means the keys could not be obtained in time: the source
+// counts as failed, so those streams (and new ones) get 503.
+func (s *keyStore) expireWaiters(src *source, now time.Time) {
+	expired := false
+	for _, w := range src.waiters {
+		if now.After(w.deadline) {
+			expired = true
+			break
+		}
+	}
+	if !expired {
+		return
+	}
+	if src.set == nil {
+		if !src.failed {
+			abi.LogWarn("scopegate: provider " + src.names + ": no signing keys within " + src.bound().String() + "; waiting requests are answered 503")
+		}
+		src.failed = true
+		s.wakeAll(src)
+		return
+	}
+	kept := src.waiters[:0]
+	for _, w := range src.waiters {
+		if now.After(w.deadline) {
+			s.queueWake(w)
+		} else {
+			kept = append(kept, w)
+		}
+	}
+	clear(src.waiters[len(kept):])
+	src.waiters = kept
+	if len(kept) == 0 {
+		src.forceWanted = false
+	}
+}
+
+// keys returns the provider's current key set and status; the set changes
+// pointer identity on every replacement.
+func (s *keyStore) keys(p *Provider) (*jwt.KeySet, keyStatus) {
+	if p.LocalJWKS != nil {
+		return p.LocalJWKS, keysReady
+	}
+	src := s.source(p)
+	switch {
+	case src == nil:
+		return nil, keysUnavailable
+	case src.set != nil:
+		return src.set, keysReady
+	case src.failed:
+		return nil, keysUnavailable
+	}
+	return nil, keysPending
+}
+
+func (s *keyStore) source(p *Provider) *source {
+	if p == nil || p.Index < 0 || p.Index >= len(s.sources) {
+		return nil
+	}
+	return s.sources[p.Index]
+}
+
+// waitForKeys parks a paused stream until p's keys arrive or the fetch fails;
+// false: too many waiting streams (answer 503 now). When done it calls
+// abi.SetEffectiveContext(streamID) and, if that succeeds, resume().
+func (s *keyStore) waitForKeys(p *Provider, streamID uint32, resume func()) bool {
+	src := s.source(p)
+	if src == nil || s.waiting >= maxWaitingStreams {
+		return false
+	}
+	s.park(src, streamID, resume)
+	return true
+}
+
+// refetchForKid handles an unknown kid: if a refetch is allowed (rate limit
+// refetch_min_interval_s per provider, across the proxy's VMs) or already
+// wanted, parks the stream like waitForKeys and returns true; false when
+// rate-limited (answer 401 now).
+func (s *keyStore) refetchForKid(p *Provider, kid string, streamID uint32, resume func()) bool {
+	src := s.source(p)
+	if src == nil || s.waiting >= maxWaitingStreams {
+		return false
+	}
+	if !src.forceWanted {
+		now := s.now().UnixNano()
+		last := max(src.lastKidRefetch, src.rec.kidRefetchAt)
+		if last != 0 && now-last < src.fetch.RefetchMinInterval.Nanoseconds() {
+			return false
+		}
+		src.forceWanted, src.lastKidRefetch = true, now
+		src.forceGen, src.forceFailedAt = src.rec.gen, src.rec.failedAt
+		abi.LogInfo("scopegate: provider " + src.names + ": token signed with unknown kid " + quoteShort(kid) + "; refetching the key set")
+	}
+	s.park(src, streamID, resume)
+	return true
+}
+
+// quoteShort quotes an attacker-chosen kid for a log line, cut to 64 bytes.
+func quoteShort(s string) string {
+	const limit = 64
+	if len(s) > limit {
+		s = s[:limit] + "..."
+	}
+	b := make([]byte, 0, len(s)+2)
+	b = append(b, '"')
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+			c = '?'
+		}
+		b = append(b, c)
+	}
+	return string(append(b, '"'))
+}
+
+func (s *keyStore) park(src *source, streamID uint32, resume func()) {
+	deadline := s.now().Add(src.bound() + fetchGrace + 2*keysTickPeriod)
+	src.waiters = append(src.waiters, waiter{stream: streamID, resume: resume, deadline: deadline})
+	s.waiting++
+}
+
+// cancel forgets a parked stream (stream deleted before its keys arrived).
+func (s *keyStore) cancel(streamID uint32) {
+	for _, src := range s.remote {
+		for i, w := range src.waiters {
+			if w.stream == streamID {
+				src.waiters = append(src.waiters[:i], src.waiters[i+1:]...)
+				s.waiting--
+				break
+			}
+		}
+	}
+	for i, w := range s.wakes {
+		if w.stream == streamID {
+			s.wakes = append(s.wakes[:i], s.wakes[i+1:]...)
+			break
+		}
+	}
+}
+
+func (s *keyStore) wakeAll(src *source) {
+	for _, w := range src.waiters {
+		s.queueWake(w)
+	}
+	clear(src.waiters)
+	src.waiters = src.waiters[:0]
+}
+
+func (s *keyStore) queueWake(w waiter) {
+	s.waiting--
+	s.wakes = append(s.wakes, w)
+}
+
+// flushWakes resumes the queued streams. It runs last in a callback: each
+// resume makes its stream the effective context, after which no host call
+// may be meant for the root context.
+func (s *keyStore) flushWakes() {
+	batch := s.wakes
+	s.wakes = nil
+	for _, w := range batch {
+		if abi.SetEffectiveContext(w.stream) != nil {
+			continue // the stream is gone
+		}
+		s.resumeSafely(w)
+	}
+}
+
+// resumeSafely runs one resume so that a panic in it cannot strand the
+// other streams of the batch.
+func (s *keyStore) resumeSafely(w waiter) {
+	defer func() {
+		if r := recover(); r != nil {
+			abi.LogError("scopegate: resuming a request after key fetching panicked")
+		}
+	}()
+	w.resume()
+}

@@ -1,0 +1,223 @@
+package filter
+
+// Sharing fetched key sets between the proxy's worker VMs. Envoy clones the
+// VM per worker thread; without sharing, every worker would fetch every key
+// set itself. Each remote source has one shared-data record holding the last
+// good JWKS bytes, when they were fetched, the failure/backoff state and a
+// fetch lease. A VM fetches only after taking the lease with a CAS write;
+// the others read the result on their next tick and parse the bytes into
+// their own KeySet once per version.
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
+
+	"github.com/scopegate/scopegate/filter/abi"
+	"github.com/scopegate/scopegate/jwt"
+)
+
+// sharedKeyPrefix begins every shared-data key scopegate writes.
+const sharedKeyPrefix = "scopegate.jwks."
+
+// recordMagic starts an encoded record (format version 1).
+const recordMagic = "sgk1"
+
+// record is the shared state of one remote source. Times are unix
+// nanoseconds; 0 means never.
+type record struct {
+	gen          uint64 // bumped on every successful fetch
+	fetchedAt    int64  // last successful fetch
+	failedAt     int64  // last failed attempt
+	failures     uint32 // consecutive failed attempts
+	retryAt      int64  // no routine attempt before this (backoff)
+	leaseOwner   uint64 // VM fetching now (0: none)
+	leaseUntil   int64  // the lease is void after this
+	kidRefetchAt int64  // last unknown-kid refetch by any VM (rate limit)
+	jwksURI      string // discovery: the jwks_uri the body came from
+	body         []byte // last good JWKS document
+}
+
+// encode writes the record as one header line of decimal fields, the
+// jwks_uri line, then the JWKS bytes.
+func (r *record) encode() []byte {
+	b := make([]byte, 0, 128+len(r.jwksURI)+len(r.body))
+	b = append(b, recordMagic...)
+	for _, v := range []uint64{r.gen, uint64(r.fetchedAt), uint64(r.failedAt), uint64(r.failures),
+		uint64(r.retryAt), r.leaseOwner, uint64(r.leaseUntil), uint64(r.kidRefetchAt)} {
+		b = append(b, ' ')
+		b = strconv.AppendUint(b, v, 10)
+	}
+	b = append(b, '\n')
+	b = append(b, r.jwksURI...)
+	b = append(b, '\n')
+	return append(b, r.body...)
+}
+
+// decodeRecord parses an encoded record; ok is false for anything else (a
+// record from another format version, or garbage), which the next write
+// replaces.
+func decodeRecord(data []byte) (r record, ok bool) {
+	line, rest, found := bytes.Cut(data, []byte{'\n'})
+	if !found {
+		return record{}, false
+	}
+	uri, body, found := bytes.Cut(rest, []byte{'\n'})
+	if !found {
+		return record{}, false
+	}
+	fields := strings.Split(string(line), " ")
+	if len(fields) != 9 || fields[0] != recordMagic {
+		return record{}, false
+	}
+	var v [8]uint64
+	for i, f := range fields[1:] {
+		n, err := strconv.ParseUint(f, 10, 64)
+		if err != nil {
+			return record{}, false
+		}
+		v[i] = n
+	}
+	if v[3] > 1<<16 {
+		return record{}, false
+	}
+	for _, c := range uri {
+		if c < 0x21 || c == 0x7f {
+			return record{}, false
+		}
+	}
+	return record{
+		gen: v[0], fetchedAt: int64(v[1]), failedAt: int64(v[2]), failures: uint32(v[3]),
+		retryAt: int64(v[4]), leaseOwner: v[5], leaseUntil: int64(v[6]), kidRefetchAt: int64(v[7]),
+		jwksURI: string(uri), body: body,
+	}, true
+}
+
+// sharedKey names a source's record: the same source configured twice (in
+// one plugin or in several sharing the VM id) shares one record.
+func sharedKey(src *source) string {
+	h := sha256.New()
+	kind := "jwks"
+	if src.discovery {
+		kind = "discovery"
+	}
+	for _, part := range []string{kind, src.fetch.Cluster, src.fetch.URI, src.jwksCluster, src.issuer} {
+		h.Write([]byte(part))
+		h.Write([]byte{0})
+	}
+	return sharedKeyPrefix + hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// newVMID names this VM in fetch leases. The Go runtime seeds math/rand/v2
+// from the host's random_get, so cloned VMs get different ids.
+func newVMID() uint64 {
+	for {
+		if id := rand.Uint64(); id != 0 {
+			return id
+		}
+	}
+}
+
+// sync reads the shared record and adopts what other VMs fetched: a newer
+// set, or a failure while this VM has no set.
+func (s *keyStore) sync(src *source, now time.Time) {
+	data, cas, err := abi.GetSharedData(src.key)
+	if err != nil {
+		if !errors.Is(err, types.ErrorStatusNotFound) {
+			abi.LogWarn("scopegate: provider " + src.names + ": reading shared key data failed: " + err.Error())
+		}
+		src.cas = 0
+		return // keep working from the local copy of the record
+	}
+	rec, ok := decodeRecord(data)
+	src.cas = cas
+	if !ok {
+		return // unreadable: the next write replaces it
+	}
+	src.rec = rec
+	if rec.gen != 0 && rec.gen != src.gen && len(rec.body) > 0 {
+		src.gen = rec.gen
+		if src.set == nil || !bytes.Equal(rec.body, src.body) {
+			set, _, err := jwt.ParseJWKS(rec.body, jwt.JWKSOptions{MaxBytes: maxJWKSBodyBytes})
+			if err != nil {
+				abi.LogWarn("scopegate: provider " + src.names + ": the shared key set is unusable: " + err.Error())
+			} else {
+				src.set, src.body = set, bytes.Clone(rec.body)
+				src.failed = false
+			}
+		}
+	}
+	if bytes.Equal(src.rec.body, src.body) {
+		src.rec.body = src.body // keep one copy of the bytes, not two
+	}
+	if rec.failedAt != 0 && rec.failedAt != src.seenFailedAt && rec.failedAt > rec.fetchedAt {
+		src.seenFailedAt = rec.failedAt
+		if src.set == nil {
+			src.failed = true
+		}
+	}
+}
+
+// takeLease claims the right to fetch src with a CAS write of the record,
+// so only one VM fetches at a time. A fresh record (no CAS yet) is re-read
+// after the write: Envoy creates a missing key unconditionally, so two VMs
+// may both write it and the one whose marker survived fetches.
+func (s *keyStore) takeLease(src *source, now time.Time) bool {
+	r := src.rec
+	ns := now.UnixNano()
+	r.leaseOwner, r.leaseUntil = s.vmID, ns+src.bound().Nanoseconds()
+	if src.forceWanted {
+		r.kidRefetchAt = ns
+	}
+	err := abi.SetSharedData(src.key, r.encode(), src.cas)
+	switch {
+	case err == nil:
+	case errors.Is(err, types.ErrorStatusCasMismatch):
+		return false // another VM wrote first; its lease or result shows on the next tick
+	default:
+		abi.LogWarn("scopegate: provider " + src.names + ": writing shared key data failed: " + err.Error())
+		src.rec = r
+		return true // no sharing: fetch for this VM alone
+	}
+	if src.cas == 0 {
+		if data, _, err := abi.GetSharedData(src.key); err == nil {
+			if got, ok := decodeRecord(data); ok && got.leaseOwner != s.vmID {
+				return false
+			}
+		}
+	}
+	src.rec = r
+	return true
+}
+
+// publish applies change to the current shared record and writes it back,
+// releasing this VM's lease; it retries a few times if another VM writes in
+// between. src.rec ends as the written (or, failing that, local) record.
+func (s *keyStore) publish(src *source, change func(*record)) {
+	for try := 0; try < 4; try++ {
+		r, cas := src.rec, uint32(0)
+		data, c, err := abi.GetSharedData(src.key)
+		if err == nil {
+			if got, ok := decodeRecord(data); ok {
+				r = got
+			}
+			cas = c
+		}
+		change(&r)
+		if r.leaseOwner == s.vmID {
+			r.leaseOwner, r.leaseUntil = 0, 0
+		}
+		src.rec = r
+		err = abi.SetSharedData(src.key, r.encode(), cas)
+		if err == nil || !errors.Is(err, types.ErrorStatusCasMismatch) {
+			return
+		}
+	}
+}
