@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -150,4 +151,46 @@ func TestFilterPanicDeniesOnlyThatRequest(t *testing.T) {
 		t.Fatalf("the next request got %d %q", resp.StatusCode, body)
 	}
 	p.requireClean(t)
+}
+
+// BenchmarkFilterInWasm measures one request through the compiled filter in
+// the host: an allow rule (baseline: the host and ABI cost alone), a cached
+// token, and fresh tokens that need a signature verification in wasm.
+func BenchmarkFilterInWasm(b *testing.B) {
+	rs := testjwt.CachedKey("RS256", "bench-rs")
+	es := testjwt.CachedKey("ES256", "bench-es")
+	cfg := `{"providers":[{"name":"idp","issuer":"` + filterIssuer + `","local_jwks":` + string(testjwt.JWKS(rs, es)) +
+		`,"claim_to_headers":[{"claim":"sub","header":"x-jwt-sub"}]}],` +
+		`"rules":[{"match":{"prefix":"/open"},"requires":{"allow":true}},{"match":{"prefix":"/"},"requires":{"scopes":["read"]}}]}`
+	p := startFilterProxy(b, cfg, nil, func(c *host.Config) { c.Workers = 1 })
+	ctx := b.Context()
+	run := func(b *testing.B, path string, token func() string) {
+		b.ReportAllocs()
+		for b.Loop() {
+			req := host.Request{Method: "GET", Path: path, Authority: "api"}
+			if token != nil {
+				b.StopTimer()
+				req.Headers = [][2]string{{"authorization", "Bearer " + token()}}
+				b.StartTimer()
+			}
+			if d, err := p.Host.Do(ctx, req); err != nil || !d.Continue {
+				b.Fatalf("%d %s %v", d.Status, d.Body, err)
+			}
+		}
+	}
+	n := 0
+	fresh := func(k *testjwt.Key) func() string {
+		return func() string {
+			n++ // a new sub per token defeats the verified-token cache
+			return k.Sign(testjwt.Claims(filterIssuer, "u"+strconv.Itoa(n), time.Now(), "read"), nil)
+		}
+	}
+	cached := rs.Sign(testjwt.Claims(filterIssuer, "alice", time.Now(), "read"), nil)
+	b.Run("baseline", func(b *testing.B) { run(b, "/open", nil) })
+	b.Run("cached", func(b *testing.B) { run(b, "/orders", func() string { return cached }) })
+	b.Run("uncached-RS256", func(b *testing.B) { run(b, "/orders", fresh(rs)) })
+	b.Run("uncached-ES256", func(b *testing.B) { run(b, "/orders", fresh(es)) })
+	if p.Host.Traps() != 0 {
+		b.Fatalf("%d traps", p.Host.Traps())
+	}
 }
