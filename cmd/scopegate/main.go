@@ -9,7 +9,7 @@ import (
 
 // init only registers the VM context: during _initialize no proxy call but
 // proxy_log is allowed (Envoy traps the VM otherwise).
-func init() { abi.SetVMContext(filter.NewVMContext()) }
+func init() { abi.SetVMContext(wrapVM(filter.NewVMContext())) }
 
 // main is never called in a c-shared (reactor) module; the host drives the exports.
 func main() {}

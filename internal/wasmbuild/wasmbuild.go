@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+
+	"github.com/scopegate/scopegate/internal/overlay"
 )
 
 // Options tune one build.
@@ -98,6 +100,15 @@ func Build(pkg string, opts Options) (string, error) {
 	return out, nil
 }
 
-// overlayFlag returns the -overlay arguments for the runtime ENOSYS overlay.
-// Until the overlay generator exists it returns no arguments.
-func overlayFlag(root string) ([]string, error) { return nil, nil }
+// overlayFlag returns the -overlay arguments for the runtime ENOSYS overlay
+// (see internal/overlay), generated into <root>/build/overlay from the
+// installed toolchain's sources. overlay.Write renames complete files into
+// place, so test processes building at the same time do not collide. Delete
+// this (and always build without -overlay) once golang/go#78513 is fixed.
+func overlayFlag(root string) ([]string, error) {
+	path, err := overlay.Write(filepath.Join(root, "build", "overlay"))
+	if err != nil {
+		return nil, fmt.Errorf("wasmbuild: generating the runtime overlay: %w", err)
+	}
+	return []string{"-overlay", path}, nil
+}
