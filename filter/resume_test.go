@@ -3,6 +3,7 @@ package filter
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/proxytest"
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
@@ -115,4 +116,45 @@ func TestUnknownKidRefetchesOnceThenRateLimits(t *testing.T) {
 	if after.status() != 401 || !strings.Contains(after.header("www-authenticate"), `error="invalid_token"`) {
 		t.Fatalf("rate-limited unknown kid: status %d %q, want 401 invalid_token", after.status(), after.header("www-authenticate"))
 	}
+}
+
+func TestACachedTokenDiesWithItsKey(t *testing.T) {
+	h := startFilter(t, coreRemoteConfig(`,"cache_duration_s":60`))
+	log := calloutLog{}
+	h.host.Tick()
+	h.answerAll(log, "200", testjwt.JWKS(rsKey(), esKey()))
+	tok := h.token(rsKey(), "a")
+	for i := 0; i < 2; i++ {
+		if r := h.get("/x", tok); r.status() != 200 {
+			t.Fatalf("request %d: %d", i, r.status())
+		}
+	}
+	if h.counter(metricCacheHit) != 1 {
+		t.Fatalf("cache hits = %d, want 1", h.counter(metricCacheHit))
+	}
+	t.Run("a refresh that keeps the key keeps the cache", func(t *testing.T) {
+		h.clock.now = h.clock.now.Add(61 * time.Second)
+		h.host.Tick()
+		h.answerAll(log, "200", testjwt.JWKS(esKey(), rsKey()))
+		if r := h.get("/x", tok); r.status() != 200 || h.counter(metricCacheHit) != 2 {
+			t.Fatalf("status %d hits %d, want 200 from the cache", r.status(), h.counter(metricCacheHit))
+		}
+	})
+	t.Run("a refresh that drops the key drops the cached token", func(t *testing.T) {
+		h.clock.now = h.clock.now.Add(61 * time.Second)
+		h.host.Tick()
+		h.answerAll(log, "200", testjwt.JWKS(esKey()))
+		hits := h.counter(metricCacheHit)
+		r := h.get("/x", tok)
+		// The kid is now unknown: one refetch, which still lacks it.
+		h.host.Tick()
+		h.answerAll(log, "200", testjwt.JWKS(esKey()), r.id)
+		after := h.result(r.id, h.host.GetCurrentHttpStreamAction(r.id))
+		if after.status() != 401 {
+			t.Fatalf("status %d, want 401", after.status())
+		}
+		if h.counter(metricCacheHit) != hits {
+			t.Error("the token was served from the cache after its key left the set")
+		}
+	})
 }
