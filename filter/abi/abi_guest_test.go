@@ -308,6 +308,24 @@ func TestGuestThroughHost(t *testing.T) {
 	})
 }
 
+func TestGuestSharedDataAcrossWorkers(t *testing.T) {
+	h := guestHost(t, func(c *host.Config) { c.Workers = 3 })
+	ctx := context.Background()
+	for range 4 {
+		h.Tick(ctx)
+	}
+	// Every worker VM bumped one shared counter on each tick through CAS.
+	for w := range 3 {
+		d, err := h.DoOn(ctx, w, host.Request{Method: "GET", Path: "/tick-count", Authority: "x"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := header(d.Headers, "x-tick-count"); got != "12" {
+			t.Fatalf("worker %d reads the shared tick count as %q, want 12 (3 workers x 4 ticks); decision %+v", w, got, d)
+		}
+	}
+}
+
 func TestGuestPanics(t *testing.T) {
 	h := guestHost(t, nil)
 	cases := []struct {

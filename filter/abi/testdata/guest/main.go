@@ -139,6 +139,13 @@ func (h *httpContext) OnHttpRequestHeaders(int, bool) types.Action {
 		return h.shared()
 	case "/property":
 		return h.property()
+	case "/tick-count":
+		v, _, err := abi.GetSharedData("guest.tick")
+		if err != nil {
+			return h.fail("tick count: " + err.Error())
+		}
+		_ = abi.ReplaceHttpRequestHeader("x-tick-count", string(v))
+		return types.ActionContinue
 	case "/log":
 		return h.logLevel()
 	case "/metrics":
