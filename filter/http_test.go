@@ -504,3 +504,39 @@ func TestIssuerlessProviderAcceptsAnyIssuerAfterExactMatches(t *testing.T) {
 		t.Fatalf("a token without iss signed by the exact provider's key: %d, want 401", r.status())
 	}
 }
+
+func TestDenialLogLines(t *testing.T) {
+	h := startFilter(t, localConfig("", `"rules":[
+	  {"match":{"prefix":"/claims"},"requires":{"claims":[{"path":"realm_access.roles","values":["admin"]}]}},
+	  {"match":{"prefix":"/scopes"},"requires":{"scopes":["a","b"]}}]`))
+	cases := []struct {
+		name, path, token string
+		status            int
+		challenge         string
+		log               string
+	}{
+		{"a missing token", "/scopes", "", 401, "Bearer", "scopegate: denied 401 GET /scopes: no token in the request"},
+		{"an expired token", "/scopes", rsKey().Sign(withTimes(testIssuer, h.clock.now, -3*time.Hour, -2*time.Hour), nil), 401,
+			`Bearer error="invalid_token", error_description="`, `: invalid token: `},
+		{"an empty access_token parameter", "/scopes?access_token=", "", 401, `Bearer error="invalid_token"`, "denied 401 GET /scopes: invalid token"},
+		{"missing scopes on a valid token", "/scopes", h.token(rsKey(), "carol", "b"), 403,
+			`Bearer error="insufficient_scope", scope="a b", error_description="`,
+			`denied 403 GET /scopes: required scopes were not found [a] sub="carol" iss="` + testIssuer + `"`},
+		{"an unmet claim", "/claims", h.token(rsKey(), "dave"), 403,
+			`Bearer error="insufficient_scope", error_description="`,
+			`denied 403 GET /claims: required claim was not satisfied [realm_access.roles] sub="dave"`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name+" is logged with its reason", func(t *testing.T) {
+			before := len(h.host.GetInfoLogs())
+			r := h.get(tc.path, tc.token)
+			if r.status() != tc.status || !strings.HasPrefix(r.header("www-authenticate"), tc.challenge) {
+				t.Fatalf("status %d www-authenticate %q", r.status(), r.header("www-authenticate"))
+			}
+			logs := h.host.GetInfoLogs()[before:]
+			if len(logs) != 1 || !strings.Contains(logs[0], tc.log) {
+				t.Fatalf("info logs %q, want one line containing %q", logs, tc.log)
+			}
+		})
+	}
+}
