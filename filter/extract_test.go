@@ -92,7 +92,10 @@ func TestAnswerEncoding(t *testing.T) {
 	if got := (&denial{kind: denyUnavailable}).wwwAuthenticate("r"); got != "" {
 		t.Errorf("503 challenge = %q, want none", got)
 	}
-	if got := (&denial{kind: denyScope, description: "d"}).wwwAuthenticate(""); got != `Bearer error="insufficient_scope", error_description="d"` {
+	if got := (&denial{kind: denyScope, description: "d"}).wwwAuthenticate(""); got != `Bearer error="insufficient_scope"` {
 		t.Errorf("403 without scopes = %s", got)
+	}
+	if got := (&denial{kind: denyScope, description: "d", scope: "a b"}).wwwAuthenticate("r"); got != `Bearer realm="r", error="insufficient_scope", scope="a b"` {
+		t.Errorf("403 challenge = %s, want exactly realm, error and scope (no error_description)", got)
 	}
 }

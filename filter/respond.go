@@ -84,10 +84,10 @@ func (d *denial) wwwAuthenticate(realm string) string {
 		param("error_description", d.description)
 	case denyScope:
 		param("error", d.errorCode())
+		// Exactly error and scope (DESIGN §4); the description is in the body.
 		if d.scope != "" {
 			param("scope", d.scope)
 		}
-		param("error_description", d.description)
 	default:
 		return ""
 	}
