@@ -520,10 +520,10 @@ func TestDenialLogLines(t *testing.T) {
 			`Bearer error="invalid_token", error_description="`, `: invalid token: `},
 		{"an empty access_token parameter", "/scopes?access_token=", "", 401, `Bearer error="invalid_token"`, "denied 401 GET /scopes: invalid token"},
 		{"missing scopes on a valid token", "/scopes", h.token(rsKey(), "carol", "b"), 403,
-			`Bearer error="insufficient_scope", scope="a b", error_description="`,
+			`Bearer error="insufficient_scope", scope="a b"`,
 			`denied 403 GET /scopes: required scopes were not found [a] sub="carol" iss="` + testIssuer + `"`},
 		{"an unmet claim", "/claims", h.token(rsKey(), "dave"), 403,
-			`Bearer error="insufficient_scope", error_description="`,
+			`Bearer error="insufficient_scope"`,
 			`denied 403 GET /claims: required claim was not satisfied [realm_access.roles] sub="dave"`},
 	}
 	for _, tc := range cases {
