@@ -141,6 +141,9 @@ func (s *keyStore) start() {
 	if err := abi.SetTickPeriodMilliSeconds(uint32(keysTickPeriod / time.Millisecond)); err != nil {
 		abi.LogError("scopegate: setting the tick period for key fetching failed: " + err.Error())
 	}
+	for _, src := range s.remote {
+		createRecord(src)
+	}
 }
 
 // onTick drives fetches, refreshes, backoff and shared-data reads (called

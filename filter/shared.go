@@ -125,6 +125,20 @@ func newVMID() uint64 {
 	}
 }
 
+// createRecord writes an empty record for src unless one exists. It runs at
+// configure time, before any tick, so that every later lease is a CAS write
+// on an existing record: Envoy creates a missing key whatever CAS is given,
+// which would let two VMs both take the first lease.
+func createRecord(src *source) {
+	if _, _, err := abi.GetSharedData(src.key); !errors.Is(err, types.ErrorStatusNotFound) {
+		return
+	}
+	empty := record{}
+	if err := abi.SetSharedData(src.key, empty.encode(), 0); err != nil {
+		abi.LogWarn("scopegate: provider " + src.names + ": creating shared key data failed: " + err.Error())
+	}
+}
+
 // sync reads the shared record and adopts what other VMs fetched: a newer
 // set, or a failure while this VM has no set.
 func (s *keyStore) sync(src *source, now time.Time) {
