@@ -79,7 +79,10 @@ func (d *denial) wwwAuthenticate(realm string) string {
 	switch d.kind {
 	case denyMissing:
 		// RFC 6750 §3.1: no error code when the request had no credentials.
-	case denyMultiple, denyInvalid:
+	case denyMultiple:
+		// Exactly error="invalid_request" (DESIGN §4); the description is in the body.
+		param("error", d.errorCode())
+	case denyInvalid:
 		param("error", d.errorCode())
 		param("error_description", d.description)
 	case denyScope:
