@@ -240,3 +240,50 @@ func FuzzDecodeRecord(f *testing.F) {
 		}
 	})
 }
+
+func TestConfigureCreatesAnEmptySharedRecordAndFetchesNothing(t *testing.T) {
+	k := startKeys(t, remoteConfig(""))
+	src := k.plugin().keys.remote[0]
+	data, cas, err := abi.GetSharedData(src.key)
+	if err != nil || cas == 0 {
+		t.Fatalf("no shared record after configure: cas %d err %v", cas, err)
+	}
+	if r, ok := decodeRecord(data); !ok || r.gen != 0 || r.leaseOwner != 0 || len(r.body) != 0 {
+		t.Errorf("record after configure: %+v ok=%v, want an empty one", r, ok)
+	}
+	if n := len(k.newCallouts()); n != 0 {
+		t.Errorf("%d callouts during configure", n)
+	}
+	// The first lease is then a CAS write on that record.
+	k.answer(k.fetchNow(), "200", testjwt.JWKS(rsKey()))
+	if _, cas2, _ := abi.GetSharedData(src.key); cas2 == cas {
+		t.Error("the fetch did not update the shared record")
+	}
+}
+
+func TestAKidWaiterIsAnsweredWhenItsRefetchNeverComes(t *testing.T) {
+	v := startTwoVMs(t, remoteConfig(`"timeout_ms":1000`))
+	v.answer(v.one(v.tickOn(v.a)), "200", testjwt.JWKS(rsKey()))
+	v.tickOn(v.b)
+	// a takes the refetch lease and its VM dies; b waits for that refetch.
+	if !v.a.refetchForKid(v.provider(), "x", v.host.InitializeHttpContext(), func() {}) {
+		t.Fatal("refetch refused")
+	}
+	v.one(v.tickOn(v.a))
+	resumed := 0
+	if !v.b.refetchForKid(v.provider(), "y", v.host.InitializeHttpContext(), func() { resumed++ }) {
+		t.Fatal("b's refetch refused before b saw a's")
+	}
+	if n := len(v.tickOn(v.b)); n != 0 || resumed != 0 {
+		t.Fatalf("while a's lease holds: %d callouts, resumed %d; want b to wait", n, resumed)
+	}
+	v.advance(3 * time.Second)
+	calls := v.tickOn(v.b) // a's lease expired: b fetches itself
+	if len(calls) != 1 {
+		t.Fatalf("%d callouts after a's lease expired", len(calls))
+	}
+	v.answer(calls[0], "200", testjwt.JWKS(rsKey()))
+	if resumed != 1 {
+		t.Errorf("resumed %d times after b's own refetch", resumed)
+	}
+}
