@@ -89,7 +89,9 @@ func functionNames(module []byte) ([]string, error) {
 				continue
 			}
 			n := data.uleb()
-			names := make([]string, 0, n)
+			// Each entry takes at least two bytes, so a count beyond the
+			// data is a lie; do not let it size the slice.
+			names := make([]string, 0, min(n, uint64(len(data.b))/2))
 			for i := uint64(0); i < n && data.err == nil; i++ {
 				data.uleb() // function index
 				names = append(names, string(data.bytes(data.uleb())))
@@ -341,4 +343,79 @@ func TestNoNetpollerTriggerInTheFilterSource(t *testing.T) {
 			}
 		}
 	}
+}
+
+// nameModule builds the smallest wasm module with a name section that lists
+// names as function names (with an unrelated custom section before it).
+func nameModule(names []string) []byte {
+	leb := func(v int) []byte { return binary.AppendUvarint(nil, uint64(v)) }
+	vecName := func(s string) []byte { return append(leb(len(s)), s...) }
+	var fn []byte
+	fn = append(fn, leb(len(names))...)
+	for i, n := range names {
+		fn = append(fn, leb(i)...)
+		fn = append(fn, vecName(n)...)
+	}
+	var body []byte
+	body = append(body, vecName("name")...)
+	body = append(body, 0) // module name subsection, skipped by the reader
+	body = append(body, leb(len(vecName("m")))...)
+	body = append(body, vecName("m")...)
+	body = append(body, 1)
+	body = append(body, leb(len(fn))...)
+	body = append(body, fn...)
+	other := vecName("producers")
+	m := []byte("\x00asm\x01\x00\x00\x00")
+	m = append(m, 0)
+	m = append(m, leb(len(other))...)
+	m = append(m, other...)
+	m = append(m, 0)
+	m = append(m, leb(len(body))...)
+	return append(m, body...)
+}
+
+func TestFunctionNamesReadsTheNameSection(t *testing.T) {
+	want := []string{"runtime.GC", "main.main", "time.__Timer_.Reset"}
+	t.Run("the function names come back in order", func(t *testing.T) {
+		got, err := functionNames(nameModule(want))
+		if err != nil || strings.Join(got, ",") != strings.Join(want, ",") {
+			t.Fatalf("functionNames = %v, %v; want %v", got, err, want)
+		}
+		if hits := linkedTriggerHits(got); strings.Join(hits, ",") != "runtime.GC,time.__Timer_.Reset" {
+			t.Errorf("hits = %v", hits)
+		}
+	})
+	t.Run("a truncated module is an error, not a panic", func(t *testing.T) {
+		m := nameModule(want)
+		if _, err := functionNames(m[:len(m)-3]); err == nil {
+			t.Fatal("no error for a truncated module")
+		}
+	})
+	t.Run("a module without a name section is an error", func(t *testing.T) {
+		if _, err := functionNames([]byte("\x00asm\x01\x00\x00\x00")); err == nil {
+			t.Fatal("no error for a module without names")
+		}
+	})
+	t.Run("something that is not wasm is an error", func(t *testing.T) {
+		if _, err := functionNames([]byte("#!/bin/sh\n")); err == nil {
+			t.Fatal("no error for a shell script")
+		}
+	})
+}
+
+// FuzzFunctionNames: the name-section reader never panics, and whatever it
+// accepts from a module built by nameModule it reads back exactly.
+func FuzzFunctionNames(f *testing.F) {
+	f.Add(nameModule([]string{"runtime.GC", "main.main"}))
+	f.Add(nameModule(nil))
+	f.Add([]byte("\x00asm\x01\x00\x00\x00\x00\x05\x04name"))
+	f.Add([]byte("\x00asm"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		functionNames(data)
+		names := strings.Split(string(data), "\x00")
+		got, err := functionNames(nameModule(names))
+		if err != nil || strings.Join(got, "\x00") != strings.Join(names, "\x00") {
+			t.Fatalf("round trip of %q = %q, %v", names, got, err)
+		}
+	})
 }
