@@ -79,10 +79,9 @@ func (d *denial) wwwAuthenticate(realm string) string {
 	switch d.kind {
 	case denyMissing:
 		// RFC 6750 §3.1: no error code when the request had no credentials.
-	case denyMultiple:
-		// Exactly error="invalid_request" (DESIGN §4); the description is in the body.
-		param("error", d.errorCode())
-	case denyInvalid:
+	case denyMultiple, denyInvalid:
+		// The lead's DESIGN §4 decision: 400 and 401 invalid_token carry
+		// error and error_description.
 		param("error", d.errorCode())
 		param("error_description", d.description)
 	case denyScope:
