@@ -13,18 +13,33 @@ package main
 import (
 	"flag"
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/scopegate/scopegate/internal/overlay"
 )
 
 func main() {
-	out := flag.String("out", "build/overlay", "directory for the patched runtime files and overlay.json")
-	flag.Parse()
-	path, err := overlay.Write(*out)
-	if err != nil {
+	if err := run(os.Args[1:], os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "runtimeoverlay:", err)
 		os.Exit(1)
 	}
-	fmt.Println(path)
+}
+
+// run parses the flags, writes the overlay and prints overlay.json's path.
+func run(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("runtimeoverlay", flag.ContinueOnError)
+	out := fs.String("out", "build/overlay", "directory for the patched runtime files and overlay.json")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	path, err := overlay.Write(*out)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(stdout, path)
+	return err
 }
