@@ -65,10 +65,15 @@ func newENOSYSFixture(t *testing.T) enosysFixture {
 }
 
 // runENOSYS sends up to n requests through a one-worker host whose
-// poll_oneoff answers ENOSYS and stops at the first trap. It returns the
+// poll_oneoff answers ENOSYS (Envoy 1.33-1.38) and stops at the first trap. It returns the
 // number of requests answered as expected, the traps, the first wrong answer
 // and whether the plugin's log holds the Go runtime's poll_oneoff failure.
 func runENOSYS(t *testing.T, module string, f enosysFixture, n int) (ok, traps int, wrong string, pollFailure bool) {
+	return runPollMode(t, module, f, n, host.PollOneoffENOSYS)
+}
+
+// runPollMode is runENOSYS with a chosen poll_oneoff answer.
+func runPollMode(t *testing.T, module string, f enosysFixture, n int, mode host.PollOneoffMode) (ok, traps int, wrong string, pollFailure bool) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -76,7 +81,7 @@ func runENOSYS(t *testing.T, module string, f enosysFixture, n int) (ok, traps i
 		Module:       module,
 		PluginConfig: []byte(f.config),
 		Workers:      1,
-		PollOneoff:   host.PollOneoffENOSYS,
+		PollOneoff:   mode,
 		Log:          io.Discard,
 	})
 	if err != nil {
@@ -140,4 +145,18 @@ func TestFilterSurvivesENOSYSPollOneoffWithTheOverlay(t *testing.T) {
 		}
 		t.Logf("trapped after %d requests", ok)
 	})
+}
+
+// Newer Envoys answer poll_oneoff with success and no events; the overlay
+// must not change anything there.
+func TestFilterWithTheOverlayRunsWhenPollOneoffSucceeds(t *testing.T) {
+	mod, err := wasmbuild.Build("./cmd/scopegate", wasmbuild.Options{Tags: []string{"scopegate_gchook"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 1000
+	ok, traps, wrong, _ := runPollMode(t, mod, newENOSYSFixture(t), n, host.PollOneoffNoEvents)
+	if traps != 0 || ok != n {
+		t.Fatalf("traps %d, %d of %d answers right; first wrong: %s", traps, ok, n, wrong)
+	}
 }
