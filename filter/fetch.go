@@ -147,14 +147,15 @@ func (s *keyStore) fetchSucceeded(src *source, now time.Time, body []byte, set *
 	}
 	src.failed = false
 	ns := now.UnixNano()
+	gen := s.nextGen(src)
+	s.storeBody(src, gen, src.body)
 	s.publish(src, func(r *record) {
-		r.gen++
+		r.gen = max(gen, r.gen+1)
 		r.fetchedAt = ns
 		r.failures, r.retryAt = 0, 0
 		r.jwksURI = jwksURI
-		r.body = src.body
 	})
-	src.gen = src.rec.gen
+	src.gen = gen
 	abi.LogInfo("scopegate: provider " + src.names + ": fetched " + strconv.Itoa(len(src.set.Keys)) + " signing keys from " + src.jwksURL())
 	s.settle(src)
 }

@@ -2,11 +2,12 @@ package filter
 
 // Sharing fetched key sets between the proxy's worker VMs. Envoy clones the
 // VM per worker thread; without sharing, every worker would fetch every key
-// set itself. Each remote source has one shared-data record holding the last
-// good JWKS bytes, when they were fetched, the failure/backoff state and a
-// fetch lease. A VM fetches only after taking the lease with a CAS write;
-// the others read the result on their next tick and parse the bytes into
-// their own KeySet once per version.
+// set itself. Each remote source has a small shared-data record (when the
+// set was last fetched, its generation, the failure/backoff state and a
+// fetch lease), read on every tick, and the last good JWKS bytes under a
+// second key, read only when the generation changes. A VM fetches only after
+// taking the lease with a CAS write; the others read the result on their
+// next tick and parse the bytes into their own KeySet once per generation.
 
 import (
 	"bytes"
@@ -27,13 +28,20 @@ import (
 // sharedKeyPrefix begins every shared-data key scopegate writes.
 const sharedKeyPrefix = "scopegate.jwks."
 
-// recordMagic starts an encoded record (format version 1).
-const recordMagic = "sgk1"
+// recordMagic starts an encoded record (format version 1), bodyMagic the
+// value holding the JWKS bytes.
+const (
+	recordMagic = "sgk1"
+	bodyMagic   = "sgkb"
+)
+
+// bodyKeySuffix turns a record's key into the key of its JWKS bytes.
+const bodyKeySuffix = ".jwks"
 
 // record is the shared state of one remote source. Times are unix
 // nanoseconds; 0 means never.
 type record struct {
-	gen          uint64 // bumped on every successful fetch
+	gen          uint64 // bumped on every successful fetch; the bytes carry the same number
 	fetchedAt    int64  // last successful fetch
 	failedAt     int64  // last failed attempt
 	failures     uint32 // consecutive failed attempts
@@ -41,14 +49,12 @@ type record struct {
 	leaseOwner   uint64 // VM fetching now (0: none)
 	leaseUntil   int64  // the lease is void after this
 	kidRefetchAt int64  // last unknown-kid refetch by any VM (rate limit)
-	jwksURI      string // discovery: the jwks_uri the body came from
-	body         []byte // last good JWKS document
+	jwksURI      string // discovery: the jwks_uri the set came from
 }
 
-// encode writes the record as one header line of decimal fields, the
-// jwks_uri line, then the JWKS bytes.
+// encode writes the record as one line of decimal fields, then the jwks_uri.
 func (r *record) encode() []byte {
-	b := make([]byte, 0, 128+len(r.jwksURI)+len(r.body))
+	b := make([]byte, 0, 128+len(r.jwksURI))
 	b = append(b, recordMagic...)
 	for _, v := range []uint64{r.gen, uint64(r.fetchedAt), uint64(r.failedAt), uint64(r.failures),
 		uint64(r.retryAt), r.leaseOwner, uint64(r.leaseUntil), uint64(r.kidRefetchAt)} {
@@ -56,20 +62,14 @@ func (r *record) encode() []byte {
 		b = strconv.AppendUint(b, v, 10)
 	}
 	b = append(b, '\n')
-	b = append(b, r.jwksURI...)
-	b = append(b, '\n')
-	return append(b, r.body...)
+	return append(b, r.jwksURI...)
 }
 
 // decodeRecord parses an encoded record; ok is false for anything else (a
 // record from another format version, or garbage), which the next write
 // replaces.
 func decodeRecord(data []byte) (r record, ok bool) {
-	line, rest, found := bytes.Cut(data, []byte{'\n'})
-	if !found {
-		return record{}, false
-	}
-	uri, body, found := bytes.Cut(rest, []byte{'\n'})
+	line, uri, found := bytes.Cut(data, []byte{'\n'})
 	if !found {
 		return record{}, false
 	}
@@ -96,8 +96,35 @@ func decodeRecord(data []byte) (r record, ok bool) {
 	return record{
 		gen: v[0], fetchedAt: int64(v[1]), failedAt: int64(v[2]), failures: uint32(v[3]),
 		retryAt: int64(v[4]), leaseOwner: v[5], leaseUntil: int64(v[6]), kidRefetchAt: int64(v[7]),
-		jwksURI: string(uri), body: body,
+		jwksURI: string(uri),
 	}, true
+}
+
+// encodeBody prefixes JWKS bytes with the generation they belong to.
+func encodeBody(gen uint64, jwks []byte) []byte {
+	b := make([]byte, 0, 32+len(jwks))
+	b = append(b, bodyMagic...)
+	b = append(b, ' ')
+	b = strconv.AppendUint(b, gen, 10)
+	b = append(b, '\n')
+	return append(b, jwks...)
+}
+
+// decodeBody splits a value written by encodeBody.
+func decodeBody(data []byte) (gen uint64, jwks []byte, ok bool) {
+	line, jwks, found := bytes.Cut(data, []byte{'\n'})
+	if !found {
+		return 0, nil, false
+	}
+	magic, num, found := bytes.Cut(line, []byte{' '})
+	if !found || string(magic) != bodyMagic {
+		return 0, nil, false
+	}
+	gen, err := strconv.ParseUint(string(num), 10, 64)
+	if err != nil || gen == 0 {
+		return 0, nil, false
+	}
+	return gen, jwks, true
 }
 
 // sharedKey names a source's record: the same source configured twice (in
@@ -156,20 +183,8 @@ func (s *keyStore) sync(src *source, now time.Time) {
 		return // unreadable: the next write replaces it
 	}
 	src.rec = rec
-	if rec.gen != 0 && rec.gen != src.gen && len(rec.body) > 0 {
-		src.gen = rec.gen
-		if src.set == nil || !bytes.Equal(rec.body, src.body) {
-			set, _, err := jwt.ParseJWKS(rec.body, jwt.JWKSOptions{MaxBytes: maxJWKSBodyBytes})
-			if err != nil {
-				abi.LogWarn("scopegate: provider " + src.names + ": the shared key set is unusable: " + err.Error())
-			} else {
-				src.set, src.body = set, bytes.Clone(rec.body)
-				src.failed = false
-			}
-		}
-	}
-	if bytes.Equal(src.rec.body, src.body) {
-		src.rec.body = src.body // keep one copy of the bytes, not two
+	if rec.gen != 0 && rec.gen != src.gen {
+		s.adoptBody(src)
 	}
 	if rec.failedAt != 0 && rec.failedAt != src.seenFailedAt && rec.failedAt > rec.fetchedAt {
 		src.seenFailedAt = rec.failedAt
@@ -177,6 +192,64 @@ func (s *keyStore) sync(src *source, now time.Time) {
 			src.failed = true
 		}
 	}
+}
+
+// adoptBody reads the shared JWKS bytes and, when they differ from this
+// VM's, parses them into a new set. src.gen becomes the bytes' generation
+// even when they are unusable, so a bad value is not parsed on every tick.
+func (s *keyStore) adoptBody(src *source) {
+	data, _, err := abi.GetSharedData(src.key + bodyKeySuffix)
+	if err != nil {
+		return
+	}
+	gen, jwks, ok := decodeBody(data)
+	if !ok || gen == src.gen {
+		return
+	}
+	src.gen = gen
+	if src.set != nil && bytes.Equal(jwks, src.body) {
+		return
+	}
+	set, _, err := jwt.ParseJWKS(jwks, jwt.JWKSOptions{MaxBytes: maxJWKSBodyBytes})
+	if err != nil {
+		abi.LogWarn("scopegate: provider " + src.names + ": the shared key set is unusable: " + err.Error())
+		return
+	}
+	src.set, src.body = set, bytes.Clone(jwks)
+	src.failed = false
+}
+
+// nextGen is the generation a newly fetched set gets: one past the
+// shared record's (or this VM's view of it).
+func (s *keyStore) nextGen(src *source) uint64 {
+	gen := max(src.rec.gen, src.gen)
+	if data, _, err := abi.GetSharedData(src.key); err == nil {
+		if r, ok := decodeRecord(data); ok {
+			gen = max(gen, r.gen)
+		}
+	}
+	return gen + 1
+}
+
+// storeBody writes the JWKS bytes of generation gen for the other VMs,
+// before the record announcing gen is written.
+func (s *keyStore) storeBody(src *source, gen uint64, jwks []byte) {
+	key := src.key + bodyKeySuffix
+	value := encodeBody(gen, jwks)
+	for try := 0; try < 4; try++ {
+		_, cas, err := abi.GetSharedData(key)
+		if err != nil && !errors.Is(err, types.ErrorStatusNotFound) {
+			break
+		}
+		err = abi.SetSharedData(key, value, cas)
+		if err == nil {
+			return
+		}
+		if !errors.Is(err, types.ErrorStatusCasMismatch) {
+			break
+		}
+	}
+	abi.LogWarn("scopegate: provider " + src.names + ": sharing the fetched key set failed; other VMs fetch their own")
 }
 
 // takeLease claims the right to fetch src with a CAS write of the record,

@@ -181,8 +181,12 @@ func TestAnUnreadableSharedRecordIsReplaced(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r, ok := decodeRecord(data); !ok || r.gen != 1 || !bytes.Equal(r.body, testjwt.JWKS(rsKey())) {
+	if r, ok := decodeRecord(data); !ok || r.gen != 1 {
 		t.Errorf("record after the fetch: %+v ok=%v", r, ok)
+	}
+	body, _, err := abi.GetSharedData(key + bodyKeySuffix)
+	if gen, jwks, ok := decodeBody(body); err != nil || !ok || gen != 1 || !bytes.Equal(jwks, testjwt.JWKS(rsKey())) {
+		t.Errorf("shared bytes after the fetch: gen %d ok %v err %v", gen, ok, err)
 	}
 }
 
@@ -209,25 +213,39 @@ func TestProvidersWithTheSameSourceShareOneFetch(t *testing.T) {
 
 func TestRecordsRoundTrip(t *testing.T) {
 	r := record{gen: 3, fetchedAt: 1_800_000_000_000_000_000, failedAt: 5, failures: 2, retryAt: 7,
-		leaseOwner: 1<<63 + 9, leaseUntil: 11, kidRefetchAt: 13, jwksURI: "https://idp/certs", body: []byte("{\"keys\":[]}\n\n")}
+		leaseOwner: 1<<63 + 9, leaseUntil: 11, kidRefetchAt: 13, jwksURI: "https://idp/certs"}
 	got, ok := decodeRecord(r.encode())
 	if !ok || got.gen != r.gen || got.fetchedAt != r.fetchedAt || got.failedAt != r.failedAt || got.failures != r.failures ||
 		got.retryAt != r.retryAt || got.leaseOwner != r.leaseOwner || got.leaseUntil != r.leaseUntil ||
-		got.kidRefetchAt != r.kidRefetchAt || got.jwksURI != r.jwksURI || !bytes.Equal(got.body, r.body) {
+		got.kidRefetchAt != r.kidRefetchAt || got.jwksURI != r.jwksURI {
 		t.Errorf("round trip: %+v ok=%v", got, ok)
 	}
-	for _, bad := range []string{"", "sgk1 1 2 3 4 5 6 7 8\n", "sgk2 1 2 3 4 5 6 7 8\n\n", "sgk1 1 2 3 4 5 6 7\n\n",
-		"sgk1 1 2 3 x 5 6 7 8\n\n", "sgk1 1 2 3 4 5 6 7 8 9\n\n", "sgk1 1 2 3 99999999 5 6 7 8\n\n", "sgk1 1 2 3 4 5 6 7 8\nhas space\n"} {
+	for _, bad := range []string{"", "sgk1 1 2 3 4 5 6 7 8", "sgk2 1 2 3 4 5 6 7 8\n", "sgk1 1 2 3 4 5 6 7\n",
+		"sgk1 1 2 3 x 5 6 7 8\n", "sgk1 1 2 3 4 5 6 7 8 9\n", "sgk1 1 2 3 99999999 5 6 7 8\n", "sgk1 1 2 3 4 5 6 7 8\nhas space",
+		"sgk1 1 2 3 4 5 6 7 8\nline\nbreak"} {
 		if _, ok := decodeRecord([]byte(bad)); ok {
 			t.Errorf("decodeRecord(%q) accepted", bad)
 		}
 	}
 }
 
+func TestSharedBytesRoundTrip(t *testing.T) {
+	jwks := []byte("{\"keys\":[]}\n\n")
+	gen, got, ok := decodeBody(encodeBody(7, jwks))
+	if !ok || gen != 7 || !bytes.Equal(got, jwks) {
+		t.Errorf("round trip: %d %q %v", gen, got, ok)
+	}
+	for _, bad := range []string{"", "sgkb 7", "sgkb 0\n{}", "sgkb x\n{}", "sgk1 7\n{}", "sgkb7\n{}"} {
+		if _, _, ok := decodeBody([]byte(bad)); ok {
+			t.Errorf("decodeBody(%q) accepted", bad)
+		}
+	}
+}
+
 func FuzzDecodeRecord(f *testing.F) {
-	f.Add((&record{gen: 1, fetchedAt: 2, jwksURI: "https://x/y", body: []byte(`{"keys":[]}`)}).encode())
+	f.Add((&record{gen: 1, fetchedAt: 2, jwksURI: "https://x/y"}).encode())
 	f.Add((&record{failures: 3, leaseOwner: 42, leaseUntil: 9}).encode())
-	f.Add([]byte("sgk1 1 2 3 4 5 6 7 8\n\n"))
+	f.Add([]byte("sgk1 1 2 3 4 5 6 7 8\n"))
 	f.Add([]byte("garbage"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r, ok := decodeRecord(data)
@@ -235,7 +253,7 @@ func FuzzDecodeRecord(f *testing.F) {
 			return
 		}
 		again, ok := decodeRecord(r.encode())
-		if !ok || again.gen != r.gen || again.leaseOwner != r.leaseOwner || again.jwksURI != r.jwksURI || !bytes.Equal(again.body, r.body) {
+		if !ok || again != r {
 			t.Fatalf("re-encoding changed the record: %+v -> %+v", r, again)
 		}
 	})
@@ -248,7 +266,7 @@ func TestConfigureCreatesAnEmptySharedRecordAndFetchesNothing(t *testing.T) {
 	if err != nil || cas == 0 {
 		t.Fatalf("no shared record after configure: cas %d err %v", cas, err)
 	}
-	if r, ok := decodeRecord(data); !ok || r.gen != 0 || r.leaseOwner != 0 || len(r.body) != 0 {
+	if r, ok := decodeRecord(data); !ok || r != (record{}) {
 		t.Errorf("record after configure: %+v ok=%v, want an empty one", r, ok)
 	}
 	if n := len(k.newCallouts()); n != 0 {
