@@ -35,7 +35,7 @@ func (c *Config) extractToken(headers [][2]string, path string) (found foundToke
 	}
 	for _, src := range c.headerSources {
 		for _, h := range headers {
-			if !strings.EqualFold(h[0], src.Name) {
+			if len(h[0]) != len(src.Name) || !strings.EqualFold(h[0], src.Name) {
 				continue
 			}
 			if raw, ok := stripScheme(h[1], src.ValuePrefix); ok {

@@ -81,9 +81,13 @@ func (h *httpContext) authorize() (action types.Action) {
 		return types.ActionPause
 	}
 	if !h.stripped {
-		// Never let a client send what the filter vouches for.
+		// Never let a client send what the filter vouches for. A header
+		// absent from the map just read needs no removal (a host call saved
+		// on every request); an empty map is not trusted to be complete.
 		for _, name := range cfg.stripHeaders {
-			_ = abi.RemoveHttpRequestHeader(name)
+			if len(headers) == 0 || hasHeader(headers, name) {
+				_ = abi.RemoveHttpRequestHeader(name)
+			}
 		}
 		h.stripped = true
 	}
@@ -186,11 +190,12 @@ func (h *httpContext) authorize() (action types.Action) {
 				claims, err = p.Validator.Validate(t.Payload, now)
 				if err == nil {
 					vt := verifiedToken{
-						provider: p,
-						payload:  t.Payload,
-						scopes:   jwt.Scopes(t.Payload, p.ScopeClaims),
-						sub:      claims.Sub,
-						iss:      claims.Iss,
+						provider:    p,
+						payload:     t.Payload,
+						scopes:      jwt.Scopes(t.Payload, p.ScopeClaims),
+						sub:         claims.Sub,
+						iss:         claims.Iss,
+						claimValues: claimValues(t.Payload, p.ClaimToHeaders),
 					}
 					exp := time.Time{}
 					if claims.HasExp {
@@ -278,9 +283,15 @@ func (h *httpContext) finish(req *Requirement, vt *verifiedToken, tok foundToken
 			}
 		}
 	}
-	for _, ch := range p.ClaimToHeaders {
-		if v, ok := jwt.ClaimHeaderValue(vt.payload, ch.Claim); ok {
-			_ = abi.ReplaceHttpRequestHeader(ch.Header, v)
+	values := vt.claimValues
+	if len(values) != len(p.ClaimToHeaders) {
+		values = claimValues(vt.payload, p.ClaimToHeaders)
+	}
+	for i, ch := range p.ClaimToHeaders {
+		// The values were read once when the token was verified (a JSON
+		// scan of the payload costs microseconds in wasm on every hit).
+		if v := values[i]; v.ok {
+			_ = abi.ReplaceHttpRequestHeader(ch.Header, v.value)
 		}
 	}
 	pc.m.allowed.Increment(1)
@@ -296,9 +307,31 @@ func (pc *pluginContext) currentKeys(p *Provider) *jwt.KeySet {
 	return set
 }
 
+// claimValues reads every claim_to_headers value of a verified payload,
+// in the order of chs.
+func claimValues(payload []byte, chs []ClaimHeader) []claimValue {
+	if len(chs) == 0 {
+		return nil
+	}
+	out := make([]claimValue, len(chs))
+	for i, ch := range chs {
+		out[i].value, out[i].ok = jwt.ClaimHeaderValue(payload, ch.Claim)
+	}
+	return out
+}
+
+func hasHeader(headers [][2]string, name string) bool {
+	for _, h := range headers {
+		if len(h[0]) == len(name) && strings.EqualFold(h[0], name) {
+			return true
+		}
+	}
+	return false
+}
+
 func headerValue(headers [][2]string, name string) string {
 	for _, h := range headers {
-		if strings.EqualFold(h[0], name) {
+		if len(h[0]) == len(name) && strings.EqualFold(h[0], name) {
 			return h[1]
 		}
 	}

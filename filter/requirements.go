@@ -68,6 +68,15 @@ type verifiedToken struct {
 	payload  []byte   // decoded JSON payload
 	scopes   []string // from the provider's scope_claims
 	sub, iss string
+	// claimValues are the provider's claim_to_headers values, read once
+	// at verification, index for index.
+	claimValues []claimValue
+}
+
+// claimValue is one claim_to_headers value; ok is false when the claim is absent.
+type claimValue struct {
+	value string
+	ok    bool
 }
 
 // unmet explains why a valid token does not satisfy a requirement.
