@@ -1,0 +1,71 @@
+package bench
+
+import (
+	"context"
+	"hash/maphash"
+	"testing"
+	"time"
+
+	"github.com/scopegate/scopegate/internal/testjwt"
+	"github.com/scopegate/scopegate/jwt"
+)
+
+// BenchmarkJWTInWasm runs the jwt package's request-path operations inside
+// the VM (bench/testdata/jwtguest, timed by the guest's own clock) and
+// natively in this process on the same token, so the table shows what wasm
+// costs for each: "native" is the baseline.
+func BenchmarkJWTInWasm(b *testing.B) {
+	for _, alg := range []string{"RS256", "ES256", "HS256"} {
+		k := keyFor(alg)
+		raw := mint(k)
+		set := testjwt.JWKS(k)
+		h := startHost(b, build(b, "./bench/testdata/jwtguest"), append([]byte(raw+"\n"), set...))
+		token, err := jwt.Parse(raw, 0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		keys, _, err := jwt.ParseJWKS(set, jwt.JWKSOptions{AllowOct: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		valid := jwt.Validator{Issuer: issuer, Audiences: []string{"orders-api"}, ClockSkew: time.Minute, RequireExp: true}
+		seed := maphash.MakeSeed()
+		ops := []struct {
+			name   string
+			op     uint64
+			native func() bool
+		}{
+			{"parse", 0, func() bool { _, err := jwt.Parse(raw, 0); return err == nil }},
+			{"verify", 1, func() bool { _, err := keys.Verify(token, jwt.DefaultAlgs.With(jwt.HS256)); return err == nil }},
+			{"validate", 2, func() bool { _, err := valid.Validate(token.Payload, time.Now()); return err == nil }},
+			{"scopes", 3, func() bool { return len(jwt.Scopes(token.Payload, []string{"scope", "scp"})) > 0 }},
+			{"hash_token", 4, func() bool { return maphash.String(seed, raw) != 0 }},
+			{"claim_sub", 5, func() bool { v, ok := jwt.ClaimHeaderValue(token.Payload, "sub"); return ok && v != "" }},
+		}
+		for _, o := range ops {
+			if alg != "RS256" && o.name != "verify" {
+				continue // only the signature check depends on the algorithm
+			}
+			name := o.name
+			if o.name == "verify" {
+				name += "_" + alg
+			}
+			b.Run(name, func(b *testing.B) {
+				b.Run("wasm", func(b *testing.B) {
+					res, err := h.CallExport(context.Background(), 0, "bench_jwt", o.op, uint64(b.N))
+					if err != nil || res[0] == 0 {
+						b.Fatalf("bench_jwt(%d) = %v, %v", o.op, res, err)
+					}
+					b.ReportMetric(float64(res[0])/float64(b.N), "ns/op")
+				})
+				b.Run("native", func(b *testing.B) {
+					for b.Loop() {
+						if !o.native() {
+							b.Fatal(o.name + " failed")
+						}
+					}
+				})
+			})
+		}
+	}
+}

@@ -1,0 +1,99 @@
+//go:build wasip1
+
+// Command jwtguest runs pieces of the jwt package inside the VM for
+// benchmarks that compare the same code natively and in wasm. Its plugin
+// configuration is "<compact JWS>\n<JWKS>"; the export bench_jwt(op, n)
+// runs operation op n times and returns the elapsed nanoseconds (0 when an
+// operation fails).
+package main
+
+import (
+	"bytes"
+	"hash/maphash"
+	"time"
+
+	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
+
+	"github.com/scopegate/scopegate/filter/abi"
+	"github.com/scopegate/scopegate/jwt"
+)
+
+func init() { abi.SetVMContext(&vmContext{}) }
+
+// main is never called in a c-shared (reactor) module.
+func main() {}
+
+type vmContext struct{ types.DefaultVMContext }
+
+func (*vmContext) NewPluginContext(uint32) types.PluginContext { return &pluginContext{} }
+
+type pluginContext struct{ types.DefaultPluginContext }
+
+var (
+	raw     string
+	token   *jwt.Token
+	keys    *jwt.KeySet
+	seed    = maphash.MakeSeed()
+	allowed = jwt.DefaultAlgs.With(jwt.HS256)
+	valid   = jwt.Validator{Issuer: "https://idp.example.com/realms/demo", Audiences: []string{"orders-api"}, ClockSkew: time.Minute, RequireExp: true}
+	sink    uint64
+)
+
+func (*pluginContext) OnPluginStart(int) types.OnPluginStartStatus {
+	data, err := abi.GetPluginConfiguration()
+	if err != nil {
+		return types.OnPluginStartStatusFailed
+	}
+	tok, set, _ := bytes.Cut(data, []byte("\n"))
+	raw = string(tok)
+	if token, err = jwt.Parse(raw, 0); err != nil {
+		abi.LogError("jwtguest: " + err.Error())
+		return types.OnPluginStartStatusFailed
+	}
+	if keys, _, err = jwt.ParseJWKS(set, jwt.JWKSOptions{AllowOct: true}); err != nil {
+		abi.LogError("jwtguest: " + err.Error())
+		return types.OnPluginStartStatusFailed
+	}
+	return types.OnPluginStartStatusOK
+}
+
+// Operations of bench_jwt.
+const (
+	opParse    = 0 // jwt.Parse
+	opVerify   = 1 // KeySet.Verify of the parsed token
+	opValidate = 2 // Validator.Validate of its payload
+	opScopes   = 3 // jwt.Scopes
+	opHash     = 4 // maphash of the whole token (the cache key)
+	opSubValue = 5 // jwt.ClaimHeaderValue(payload, "sub")
+)
+
+//go:wasmexport bench_jwt
+func benchJWT(op, n uint32) uint64 {
+	now := time.Now()
+	for i := uint32(0); i < n; i++ {
+		switch op {
+		case opParse:
+			if _, err := jwt.Parse(raw, 0); err != nil {
+				return 0
+			}
+		case opVerify:
+			if _, err := keys.Verify(token, allowed); err != nil {
+				return 0
+			}
+		case opValidate:
+			if _, err := valid.Validate(token.Payload, now); err != nil {
+				return 0
+			}
+		case opScopes:
+			sink += uint64(len(jwt.Scopes(token.Payload, []string{"scope", "scp"})))
+		case opHash:
+			sink += maphash.String(seed, raw)
+		case opSubValue:
+			v, _ := jwt.ClaimHeaderValue(token.Payload, "sub")
+			sink += uint64(len(v))
+		default:
+			return 0
+		}
+	}
+	return uint64(time.Since(now).Nanoseconds())
+}

@@ -1,0 +1,157 @@
+package bench
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/scopegate/scopegate/host"
+)
+
+// BenchmarkWasmRequest measures the full per-request callback sequence
+// (context create, request headers, log, done, delete) on one worker VM of
+// the local host, for each kind of request, against a baseline measured in
+// the same run: the pass-through module (the host's and binding's floor)
+// for cache hits and answers without a token, and for cache misses a guest
+// on the same binding that runs only the standard library's bare signature
+// check (verifyguest, named "baseline").
+//
+// guest-allocs/op and guest-B/op are Go heap allocations inside the VM per
+// request, read from the guest's runtime/metrics before and after the loop
+// (allocs/op and B/op are the host's, outside the VM). vm-bytes is the
+// worker's linear memory after the run.
+//
+// ns/op is the median request time (see timer): the build machine is
+// shared, and a mean would mostly measure the other processes.
+func BenchmarkWasmRequest(b *testing.B) {
+	ctx := context.Background()
+	cfg := pluginConfig()
+	sg := startHost(b, build(b, modDebug), cfg)
+	pass := startHost(b, build(b, modPassthrough), nil)
+	hitToken := mint(keyFor("RS256"))
+
+	// Each case sends the same request through scopegate and through the floor.
+	cases := []struct {
+		name   string
+		req    host.Request
+		status int // scopegate's answer; 0 = continue
+	}{
+		{"cache_hit", request("/api/orders/42", hitToken), 0},
+		{"missing_token", request("/api/orders/42", ""), 401},
+		{"denied_scope", request("/admin/users", hitToken), 403},
+		{"allow_rule", request("/health", ""), 0},
+	}
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
+			b.Run("scopegate", func(b *testing.B) {
+				d, err := sg.DoOn(ctx, 0, c.req) // warm: the token enters the cache
+				expect(b, d, err, c.status)
+				loopMeasured(b, sg, func() {
+					d, err := sg.DoOn(ctx, 0, c.req)
+					expect(b, d, err, c.status)
+				})
+			})
+			b.Run("passthrough", func(b *testing.B) {
+				b.ReportAllocs()
+				t := newTimer(b)
+				for i := 0; i < b.N; i++ {
+					t.start()
+					d, err := pass.DoOn(ctx, 0, c.req)
+					t.stop()
+					expect(b, d, err, 0)
+				}
+				t.report()
+				b.ReportMetric(float64(pass.MemoryStats(0).Bytes), "vm-bytes")
+			})
+		})
+	}
+
+	vo := startHost(b, build(b, modVerifyOnly), verifyConfig(b))
+	for _, alg := range benchAlgs {
+		b.Run("cache_miss_"+alg, func(b *testing.B) {
+			k := keyFor(alg)
+			b.Run("scopegate", func(b *testing.B) {
+				reqs := make([]host.Request, b.N)
+				for i := range reqs {
+					reqs[i] = request("/api/orders/42", mint(k))
+				}
+				i := 0
+				loopMeasured(b, sg, func() {
+					d, err := sg.DoOn(ctx, 0, reqs[i])
+					expect(b, d, err, 0)
+					i++
+				})
+			})
+			b.Run("baseline", func(b *testing.B) {
+				req := request("/api/orders/42", mint(k))
+				req.Headers = append(req.Headers, [2]string{"x-bench-alg", alg})
+				b.ReportAllocs()
+				t := newTimer(b)
+				for i := 0; i < b.N; i++ {
+					t.start()
+					d, err := vo.DoOn(ctx, 0, req)
+					t.stop()
+					expect(b, d, err, 0)
+				}
+				t.report()
+			})
+		})
+	}
+}
+
+// loopMeasured runs do b.N times with the timer on, and reports the guest's
+// own allocations per request and the worker's linear memory.
+func loopMeasured(b *testing.B, h *host.Host, do func()) {
+	b.ReportAllocs()
+	objs, bytes, gcs := guestStat(b, h, statAllocObjects), guestStat(b, h, statAllocBytes), guestStat(b, h, statGCCycles)
+	t := newTimer(b)
+	for i := 0; i < b.N; i++ {
+		t.start()
+		do()
+		t.stop()
+	}
+	t.report()
+	n := float64(b.N)
+	b.ReportMetric(float64(guestStat(b, h, statAllocObjects)-objs)/n, "guest-allocs/op")
+	b.ReportMetric(float64(guestStat(b, h, statAllocBytes)-bytes)/n, "guest-B/op")
+	b.ReportMetric(float64(guestStat(b, h, statGCCycles)-gcs)/n, "guest-gcs/op")
+	b.ReportMetric(float64(h.MemoryStats(0).Bytes), "vm-bytes")
+}
+
+// timer records each iteration's duration so a benchmark can report the
+// median as ns/op (robust to the preemptions of a busy shared machine) and
+// the mean and 99th percentile besides. Only the timed sections count:
+// setup between iterations (minting tokens, checking decisions) does not.
+type timer struct {
+	b     *testing.B
+	t0    time.Time
+	durs  []time.Duration
+	total time.Duration
+}
+
+func newTimer(b *testing.B) *timer {
+	b.ResetTimer()
+	b.StopTimer()
+	return &timer{b: b, durs: make([]time.Duration, 0, b.N)}
+}
+
+func (t *timer) start() { t.b.StartTimer(); t.t0 = time.Now() }
+
+func (t *timer) stop() {
+	d := time.Since(t.t0)
+	t.b.StopTimer()
+	t.durs = append(t.durs, d)
+	t.total += d
+}
+
+// report sets ns/op to the median and adds mean-ns/op and p99-ns.
+func (t *timer) report() {
+	if len(t.durs) == 0 {
+		return
+	}
+	slices.Sort(t.durs)
+	t.b.ReportMetric(float64(t.durs[len(t.durs)/2].Nanoseconds()), "ns/op")
+	t.b.ReportMetric(float64(t.total.Nanoseconds())/float64(len(t.durs)), "mean-ns/op")
+	t.b.ReportMetric(float64(t.durs[len(t.durs)*99/100].Nanoseconds()), "p99-ns")
+}
