@@ -141,6 +141,13 @@ func TestOIDCProviderEndToEnd(t *testing.T) {
 				forged := oidcTamper(t, p.oidcToken(t, "profile_read", ""), "scope", "kong_api_access profile_read")
 				oidcWantDenied(t, oidcCall(t, h, forged), 401, `Bearer error="invalid_token"`)
 			})
+			t.Run("a token altered after its original was verified and cached is refused with 401", func(t *testing.T) {
+				// The original was allowed (and cached) above; the copy keeps its
+				// signature but claims another client.
+				oidcWantAllowed(t, oidcCall(t, h, good))
+				forged := oidcTamper(t, good, "client_id", "someone-else")
+				oidcWantDenied(t, oidcCall(t, h, forged), 401, `Bearer error="invalid_token"`)
+			})
 			t.Run("a request without a token is refused with 401", func(t *testing.T) {
 				oidcWantDenied(t, oidcCall(t, h, ""), 401, "Bearer")
 			})
