@@ -52,8 +52,10 @@ bench: wasm
 soak: wasm
 	SCOPEGATE_SOAK=long $(GO) test -count=1 -timeout=60m -run 'TestSoak' -v ./e2e/
 
+# A built binary rather than `go run`, so Ctrl-C ends the demo with status 0.
 run: wasm
-	$(GO) run ./cmd/demo
+	$(GO) build -o dist/demo ./cmd/demo
+	./dist/demo
 
 oci: wasm
 	$(GO) run ./cmd/scopegate-oci -wasm $(WASM) -out dist/oci $(if $(REF),-push $(REF))
