@@ -1,0 +1,447 @@
+package e2e
+
+// Identity-provider faults through the host over real HTTP: the JWKS (or
+// discovery) server misbehaves in every way issue #8 lists. For each: the
+// answers clients get, that no request waits past its deadline, that the
+// last good keys keep serving, that backoff bounds the callouts, and the
+// metrics and logs.
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/scopegate/scopegate/host"
+	"github.com/scopegate/scopegate/internal/testjwt"
+)
+
+const faultIssuer = "https://idp.fault.example/realms/demo"
+
+// idpMode is how the fake identity provider answers.
+type idpMode string
+
+const (
+	idpOK        idpMode = "ok"        // the JWKS (and the discovery document)
+	idpReset     idpMode = "reset"     // the connection is closed without an answer (down)
+	idp500       idpMode = "500"       // 500 Internal Server Error
+	idpHTML      idpMode = "html"      // 200 with an HTML login page
+	idpTruncated idpMode = "truncated" // 200 with half of the JWKS
+	idpEmpty     idpMode = "empty"     // 200 {"keys":[]}
+	idpHuge      idpMode = "huge"      // 200 with a 10 MB body
+	idpSlow      idpMode = "slow"      // answers long after the callout timeout
+	idpFlapping  idpMode = "flapping"  // ok and 500, alternating
+)
+
+// faultyIdP is a real HTTP JWKS / discovery server whose behaviour the test
+// switches at will, counting the requests it gets.
+type faultyIdP struct {
+	*httptest.Server
+	mu        sync.Mutex
+	mode      idpMode
+	jwks      []byte
+	discovery []byte
+	hits      atomic.Int64
+}
+
+func newFaultyIdP(t *testing.T, mode idpMode, keys ...*testjwt.Key) *faultyIdP {
+	f := &faultyIdP{mode: mode, jwks: testjwt.JWKS(keys...)}
+	f.setIssuer(faultIssuer)
+	f.Server = httptest.NewServer(http.HandlerFunc(f.serve))
+	t.Cleanup(f.Close)
+	return f
+}
+
+func (f *faultyIdP) set(mode idpMode) {
+	f.mu.Lock()
+	f.mode = mode
+	f.mu.Unlock()
+}
+
+func (f *faultyIdP) setKeys(keys ...*testjwt.Key) {
+	f.mu.Lock()
+	f.jwks = testjwt.JWKS(keys...)
+	f.mu.Unlock()
+}
+
+func (f *faultyIdP) setIssuer(iss string) {
+	f.mu.Lock()
+	f.discovery = []byte(`{"issuer":"` + iss + `","jwks_uri":"http://idp.internal/certs","id_token_signing_alg_values_supported":["RS256"]}`)
+	f.mu.Unlock()
+}
+
+func (f *faultyIdP) serve(w http.ResponseWriter, r *http.Request) {
+	n := f.hits.Add(1)
+	f.mu.Lock()
+	mode, jwks, doc := f.mode, f.jwks, f.discovery
+	f.mu.Unlock()
+	if mode == idpFlapping {
+		mode = idpOK
+		if n%2 == 0 {
+			mode = idp500
+		}
+	}
+	good := jwks
+	if strings.HasSuffix(r.URL.Path, "/openid-configuration") {
+		good = doc
+	}
+	switch mode {
+	case idpOK:
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(good)
+	case idpReset:
+		if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+			if tc, ok := conn.(*net.TCPConn); ok {
+				tc.SetLinger(0)
+			}
+			conn.Close()
+		}
+	case idp500:
+		http.Error(w, "internal error", http.StatusInternalServerError)
+	case idpHTML:
+		w.Header().Set("Content-Type", "text/html")
+		w.Write([]byte("<!doctype html><html><body><form action=/login>Sign in</form></body></html>"))
+	case idpTruncated:
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(good[:len(good)/2])
+	case idpEmpty:
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"keys":[]}`))
+	case idpHuge:
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"keys":[],"pad":"`))
+		chunk := []byte(strings.Repeat("x", 64<<10))
+		for range 160 { // 10 MiB
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+		w.Write([]byte(`"}`))
+	case idpSlow:
+		select {
+		case <-r.Context().Done():
+		case <-time.After(5 * time.Second):
+			w.Write(good)
+		}
+	}
+}
+
+// faultConfig is one provider whose keys come from the "idp" cluster, with
+// a short callout timeout and a one-second cache so refreshes happen during
+// the test; every route needs the scope.
+func faultConfig(source string, cacheSeconds int) string {
+	fetch := `"cluster":"idp","timeout_ms":300,"cache_duration_s":` + strconv.Itoa(cacheSeconds) + `,"refetch_min_interval_s":0`
+	var keys string
+	switch source {
+	case "discovery":
+		keys = `"discovery":{` + fetch + `,"uri":"http://idp.internal/realms/demo/.well-known/openid-configuration"}`
+	default:
+		keys = `"remote_jwks":{` + fetch + `,"uri":"http://idp.internal/certs"}`
+	}
+	return `{"providers":[{"name":"idp","issuer":"` + faultIssuer + `",` + keys + `}],` +
+		`"rules":[{"match":{"prefix":"/"},"requires":{"scopes":["orders.read"]}}]}`
+}
+
+// faultHost is the filter in the host with the idp cluster pointing at f.
+type faultHost struct {
+	h *host.Host
+}
+
+func newFaultHost(t *testing.T, cfg string, f *faultyIdP) *faultHost {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	h, err := host.New(ctx, host.Config{Module: filterModule(t), PluginConfig: []byte(cfg), Workers: 2,
+		Clusters: map[string]string{"idp": f.URL}, Log: discard{}})
+	if err != nil {
+		t.Fatalf("host.New: %v", err)
+	}
+	t.Cleanup(func() { h.Close(context.Background()) })
+	return &faultHost{h: h}
+}
+
+// do sends one request with the token; a request still unanswered after
+// 10 s fails the test (nothing may wait forever).
+func (fh *faultHost) do(t *testing.T, token string) host.Decision {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	d, err := fh.h.Do(ctx, host.Request{Method: "GET", Path: "/orders", Authority: "api", Headers: bearer(token)})
+	if err != nil {
+		t.Fatalf("the request was not answered: %v", err)
+	}
+	return d
+}
+
+// doOn is do on one worker VM.
+func (fh *faultHost) doOn(t *testing.T, worker int, token string) host.Decision {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	d, err := fh.h.DoOn(ctx, worker, host.Request{Method: "GET", Path: "/orders", Authority: "api", Headers: bearer(token)})
+	if err != nil {
+		t.Fatalf("the request was not answered: %v", err)
+	}
+	return d
+}
+
+// everyWorker runs check on each worker VM (a key set fetched by one VM
+// reaches the others through shared data on their next tick).
+func (fh *faultHost) everyWorker(check func(worker int) bool) bool {
+	all := true
+	for w := range fh.h.Workers() {
+		all = check(w) && all
+	}
+	return all
+}
+
+// recovered waits until every worker allows token; every answer on the way
+// must be 503 or allowed.
+func (fh *faultHost) recovered(t *testing.T, token string) {
+	t.Helper()
+	faultWaitUntil(t, "every worker allows the token", func() bool {
+		return fh.everyWorker(func(w int) bool { return allowedOrUnavailable(t, fh.doOn(t, w, token)) })
+	})
+}
+
+func (fh *faultHost) metric(name string) uint64 {
+	n, _ := fh.h.Metric(name)
+	return n
+}
+
+func (fh *faultHost) logged(substr string) bool {
+	for _, e := range fh.h.Logs() {
+		if strings.Contains(e.Message, substr) {
+			return true
+		}
+	}
+	return false
+}
+
+func (fh *faultHost) requireClean(t *testing.T) {
+	t.Helper()
+	if n := fh.h.Traps(); n != 0 {
+		t.Errorf("the filter trapped %d times", n)
+	}
+	if v := fh.h.Violations(); len(v) != 0 {
+		t.Errorf("Envoy rule violations: %v", v)
+	}
+}
+
+// faultWaitUntil polls cond every 50 ms for up to 20 s (a bound on a test that
+// would otherwise hang, not a timing assertion).
+func faultWaitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting: %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// allowedOrUnavailable fails unless d is one of the two answers a client
+// may see while the keys come and go.
+func allowedOrUnavailable(t *testing.T, d host.Decision) bool {
+	t.Helper()
+	if d.Continue {
+		return true
+	}
+	requireOutcome(t, d, deniedUnavail)
+	return false
+}
+
+func TestIdPFaultAtStartupThenRecoveryThenFaultAgain(t *testing.T) {
+	key := testjwt.CachedKey("RS256", "fault-1")
+	token := key.Sign(testjwt.Claims(faultIssuer, "alice", time.Now(), "orders.read"), nil)
+	for _, mode := range []idpMode{idpReset, idp500, idpHTML, idpTruncated, idpEmpty, idpHuge, idpSlow} {
+		t.Run("an IdP answering "+string(mode), func(t *testing.T) {
+			t.Parallel()
+			f := newFaultyIdP(t, mode, key)
+			fh := newFaultHost(t, faultConfig("remote_jwks", 1), f)
+
+			t.Run("makes requests 503 without a challenge, never a wait", func(t *testing.T) {
+				requireOutcome(t, fh.do(t, token), deniedUnavail)
+				if fh.metric("scopegate.jwks.fetch_failed") == 0 || fh.metric("scopegate.denied.unavailable") == 0 {
+					t.Errorf("fetch_failed %d, denied.unavailable %d", fh.metric("scopegate.jwks.fetch_failed"), fh.metric("scopegate.denied.unavailable"))
+				}
+				if !fh.logged("fetching signing keys failed") {
+					t.Error("no log line says the fetch failed")
+				}
+				if fh.metric("scopegate.allowed") != 0 {
+					t.Error("a request was allowed without keys")
+				}
+			})
+			t.Run("recovers when the IdP does", func(t *testing.T) {
+				f.set(idpOK)
+				fh.recovered(t, token)
+				if fh.metric("scopegate.jwks.fetch_ok") == 0 {
+					t.Error("fetch_ok is 0")
+				}
+			})
+			t.Run("keeps serving the last good keys when the IdP fails again", func(t *testing.T) {
+				failed := fh.metric("scopegate.jwks.fetch_failed")
+				f.set(mode)
+				faultWaitUntil(t, "a failed refresh", func() bool {
+					requireOutcome(t, fh.do(t, token), allowed)
+					return fh.metric("scopegate.jwks.fetch_failed") > failed
+				})
+				requireOutcome(t, fh.do(t, token), allowed)
+				requireOutcome(t, fh.do(t, token[:len(token)-4]+"AAAA"), deniedInvalid)
+				if !fh.logged("keeping the last good key set") {
+					t.Error("no log line says the last good key set is kept")
+				}
+			})
+			fh.requireClean(t)
+		})
+	}
+}
+
+func TestIdPFaultBackoffBoundsTheCalloutRate(t *testing.T) {
+	key := testjwt.CachedKey("RS256", "fault-1")
+	token := key.Sign(testjwt.Claims(faultIssuer, "alice", time.Now(), "orders.read"), nil)
+	f := newFaultyIdP(t, idp500, key)
+	fh := newFaultHost(t, faultConfig("remote_jwks", 600), f)
+	faultWaitUntil(t, "the first failed fetch", func() bool { return fh.metric("scopegate.jwks.fetch_failed") > 0 })
+
+	hits, callouts := f.hits.Load(), fh.h.CalloutCount()
+	// 40 extra ticks on every VM, plus the host's own: without backoff each
+	// tick would start a fetch; with it (1 s, 2 s, ... after each failure)
+	// only a few attempts fit in this second.
+	const ticks = 40
+	for range ticks {
+		fh.h.Tick(context.Background())
+		requireOutcome(t, fh.do(t, token), deniedUnavail)
+		time.Sleep(25 * time.Millisecond)
+	}
+	gotHits, gotCallouts := f.hits.Load()-hits, fh.h.CalloutCount()-callouts
+	t.Logf("%d ticks on 2 VMs: %d requests at the IdP, %d callouts", ticks, gotHits, gotCallouts)
+	if gotHits > 3 || gotCallouts > 3 {
+		t.Errorf("%d IdP requests and %d callouts during %d ticks; backoff allows at most 3", gotHits, gotCallouts, ticks)
+	}
+	if int64(fh.h.CalloutCount()) != f.hits.Load() {
+		t.Errorf("%d callouts but %d requests reached the IdP", fh.h.CalloutCount(), f.hits.Load())
+	}
+	// Backoff is not give-up: the fetch is retried.
+	faultWaitUntil(t, "a retry", func() bool { return f.hits.Load() > hits+gotHits })
+	f.set(idpOK)
+	fh.recovered(t, token)
+	fh.requireClean(t)
+}
+
+func TestIdPFaultFlappingNeverDeniesAValidToken(t *testing.T) {
+	key := testjwt.CachedKey("RS256", "fault-1")
+	token := key.Sign(testjwt.Claims(faultIssuer, "alice", time.Now(), "orders.read"), nil)
+	f := newFaultyIdP(t, idpOK, key)
+	fh := newFaultHost(t, faultConfig("remote_jwks", 1), f)
+	fh.recovered(t, token)
+	f.set(idpFlapping)
+	ok, failed := fh.metric("scopegate.jwks.fetch_ok"), fh.metric("scopegate.jwks.fetch_failed")
+	served := 0
+	faultWaitUntil(t, "refreshes that both failed and succeeded", func() bool {
+		requireOutcome(t, fh.do(t, token), allowed)
+		served++
+		return fh.metric("scopegate.jwks.fetch_ok") > ok && fh.metric("scopegate.jwks.fetch_failed") > failed
+	})
+	t.Logf("%d requests allowed while the IdP flapped (%d fetches ok, %d failed)", served,
+		fh.metric("scopegate.jwks.fetch_ok")-ok, fh.metric("scopegate.jwks.fetch_failed")-failed)
+	fh.requireClean(t)
+}
+
+func TestIdPFaultKeyRotationWithOldTokensInFlight(t *testing.T) {
+	oldKey := testjwt.NewKey("RS256", "rot-old")
+	newKey := testjwt.NewKey("RS256", "rot-new")
+	stranger := testjwt.CachedKey("RS256", "rot-unknown")
+	now := time.Now()
+	oldToken := oldKey.Sign(testjwt.Claims(faultIssuer, "old", now, "orders.read"), nil)
+	newToken := newKey.Sign(testjwt.Claims(faultIssuer, "new", now, "orders.read"), nil)
+	f := newFaultyIdP(t, idpOK, oldKey)
+	fh := newFaultHost(t, faultConfig("remote_jwks", 600), f)
+
+	t.Run("before the rotation the old key's tokens pass", func(t *testing.T) {
+		requireOutcome(t, fh.do(t, oldToken), allowed)
+	})
+	t.Run("while both keys are published, old and new tokens in flight together pass", func(t *testing.T) {
+		f.setKeys(oldKey, newKey)
+		var wg sync.WaitGroup
+		results := make([]host.Decision, 16)
+		for i := range results {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				tok := oldToken
+				if i%2 == 1 {
+					tok = newToken // unknown kid at first: parked until the refetch
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				results[i], _ = fh.h.Do(ctx, host.Request{Method: "GET", Path: "/orders", Authority: "api", Headers: bearer(tok)})
+			}()
+		}
+		wg.Wait()
+		for i, d := range results {
+			if !d.Continue {
+				t.Errorf("request %d (new key: %v) got %d %s", i, i%2 == 1, d.Status, d.Body)
+			}
+		}
+		if !fh.logged("unknown kid") {
+			t.Error("no log line tells of the unknown-kid refetch")
+		}
+	})
+	t.Run("once the old key is withdrawn its tokens are refused, even cached ones", func(t *testing.T) {
+		f.setKeys(newKey)
+		// An unknown kid makes the filter refetch and see the withdrawal.
+		requireOutcome(t, fh.doOn(t, 0, stranger.Sign(testjwt.Claims(faultIssuer, "x", now, "orders.read"), nil)), deniedInvalid)
+		fh.h.Tick(context.Background()) // the other VM reads the new set from shared data
+		for w := range fh.h.Workers() {
+			requireOutcome(t, fh.doOn(t, w, oldToken), deniedInvalid)
+			requireOutcome(t, fh.doOn(t, w, newToken), allowed)
+		}
+	})
+	fh.requireClean(t)
+}
+
+func TestIdPFaultDiscoveryIssuerMismatch(t *testing.T) {
+	key := testjwt.CachedKey("RS256", "fault-1")
+	token := key.Sign(testjwt.Claims(faultIssuer, "alice", time.Now(), "orders.read"), nil)
+	const evil = "https://evil.example/realms/demo"
+	f := newFaultyIdP(t, idpOK, key)
+	f.setIssuer(evil)
+	fh := newFaultHost(t, faultConfig("discovery", 1), f)
+
+	t.Run("a discovery document naming another issuer is a failed fetch: 503 and an error log naming both", func(t *testing.T) {
+		requireOutcome(t, fh.do(t, token), deniedUnavail)
+		found := false
+		for _, e := range fh.h.Logs() {
+			if e.Level == host.LogError && strings.Contains(e.Message, evil) && strings.Contains(e.Message, faultIssuer) {
+				found = true
+			}
+		}
+		if !found {
+			t.Error("no error log names both issuers")
+		}
+		if fh.metric("scopegate.jwks.fetch_failed") == 0 {
+			t.Error("fetch_failed is 0")
+		}
+	})
+	t.Run("the matching issuer recovers", func(t *testing.T) {
+		f.setIssuer(faultIssuer)
+		fh.recovered(t, token)
+	})
+	t.Run("a later mismatch keeps the last good keys", func(t *testing.T) {
+		failed := fh.metric("scopegate.jwks.fetch_failed")
+		f.setIssuer(evil)
+		faultWaitUntil(t, "a failed refresh", func() bool {
+			requireOutcome(t, fh.do(t, token), allowed)
+			return fh.metric("scopegate.jwks.fetch_failed") > failed
+		})
+	})
+	fh.requireClean(t)
+}
