@@ -79,9 +79,11 @@ func (d *denial) wwwAuthenticate(realm string) string {
 	switch d.kind {
 	case denyMissing:
 		// RFC 6750 §3.1: no error code when the request had no credentials.
-	case denyMultiple, denyInvalid:
-		// The lead's DESIGN §4 decision: 400 and 401 invalid_token carry
-		// error and error_description.
+	case denyMultiple:
+		// Exactly error="invalid_request" (DESIGN §4 table, confirmed by the
+		// lead for the audit); the description is in the JSON body.
+		param("error", d.errorCode())
+	case denyInvalid:
 		param("error", d.errorCode())
 		param("error_description", d.description)
 	case denyScope:
