@@ -173,3 +173,36 @@ func TestAllocatorRestrictions(t *testing.T) {
 		t.Fatalf("violations = %v, want one %s naming proxy_get_property", vs, RuleAllocatorCall)
 	}
 }
+
+// DESIGN §2.7: Envoy may call on_log before or after on_done, so the host
+// alternates the order from stream to stream (a guest must not rely on it).
+func TestStreamEndsAlternateOnLogAndOnDone(t *testing.T) {
+	h := newTestHost(t, "pass", nil)
+	for i := 0; i < 4; i++ {
+		if _, err := h.Do(context.Background(), Request{Method: "GET", Path: "/"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var order []string // "log" or "done", first event of each stream
+	seen := map[string]bool{}
+	for _, e := range h.Logs() {
+		kind, id, ok := strings.Cut(e.Message, " ")
+		if !ok || (kind != "on_log" && kind != "on_done") || seen[id] {
+			continue
+		}
+		seen[id] = true
+		order = append(order, kind)
+	}
+	if len(order) != 4 {
+		t.Fatalf("saw %d stream ends, want 4: %v", len(order), order)
+	}
+	logFirst := 0
+	for _, o := range order {
+		if o == "on_log" {
+			logFirst++
+		}
+	}
+	if logFirst != 2 {
+		t.Errorf("first callbacks = %v, want on_log first for half the streams and on_done first for the other half", order)
+	}
+}

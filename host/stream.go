@@ -194,13 +194,20 @@ func (v *vm) responseHeaders(ctx context.Context, s *stream, status int, headers
 	return cloneHeaders(s.respHeaders), nil, nil
 }
 
-// endStream finishes a stream: on_log, on_done, on_delete.
+// endStream finishes a stream: on_log and on_done, then on_delete. Envoy
+// does not fix the order of the first two (DESIGN §2.7), so the host
+// alternates it from one stream to the next to catch a guest relying on it.
 func (v *vm) endStream(s *stream) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if !v.failed && !v.closed {
-		v.callOn(s.id, "proxy_on_log", uint64(s.id))
-		v.callOn(s.id, "proxy_on_done", uint64(s.id))
+		v.ended++
+		first, second := "proxy_on_log", "proxy_on_done"
+		if v.ended%2 == 0 {
+			first, second = second, first
+		}
+		v.callOn(s.id, first, uint64(s.id))
+		v.callOn(s.id, second, uint64(s.id))
 		v.callOn(s.id, "proxy_on_delete", uint64(s.id))
 	}
 	s.ended = true

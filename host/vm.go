@@ -46,6 +46,7 @@ type vm struct {
 	calloutResp  *calloutResponse
 	starting     bool // inside on_vm_start / on_configure: the plugin configuration is readable
 	nextToken    uint32
+	ended        uint64 // streams finished; its parity picks the on_log/on_done order
 
 	tickPeriod atomic.Int64 // nanoseconds
 	tickReset  chan struct{}

@@ -14,6 +14,8 @@ var (
 	OnResponseHeaders func(ctxID uint32) uint32
 	OnCalloutResponse func(token, nheaders, bodySize uint32)
 	OnTick            func()
+	OnLog             func(ctxID uint32)
+	OnDone            func(ctxID uint32)
 	// OnAllocate runs inside the allocator (to test Envoy's restrictions there).
 	OnAllocate func()
 )
@@ -94,10 +96,21 @@ func onTick(root uint32) {
 }
 
 //go:wasmexport proxy_on_log
-func onLog(ctxID uint32) {}
+func onLog(ctxID uint32) {
+	enter()
+	if OnLog != nil {
+		OnLog(ctxID)
+	}
+}
 
 //go:wasmexport proxy_on_done
-func onDone(ctxID uint32) uint32 { return 1 }
+func onDone(ctxID uint32) uint32 {
+	enter()
+	if OnDone != nil {
+		OnDone(ctxID)
+	}
+	return 1
+}
 
 //go:wasmexport proxy_on_delete
 func onDelete(ctxID uint32) {}

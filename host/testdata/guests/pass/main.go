@@ -33,6 +33,17 @@ func init() {
 		return true
 	}
 	g.OnTick = func() { g.Inc(ticks) }
+	// Stream ends are logged so tests can see the on_log/on_done order.
+	g.OnLog = func(id uint32) {
+		if id != g.RootID {
+			g.Log("on_log " + strconv.Itoa(int(id)))
+		}
+	}
+	g.OnDone = func(id uint32) {
+		if id != g.RootID {
+			g.Log("on_done " + strconv.Itoa(int(id)))
+		}
+	}
 	g.OnRequestHeaders = func(id uint32) uint32 {
 		g.Inc(requests)
 		vmRequests++
