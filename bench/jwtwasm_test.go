@@ -2,13 +2,17 @@ package bench
 
 import (
 	"context"
+	"encoding/base64"
 	"hash/maphash"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/scopegate/scopegate/internal/testjwt"
 	"github.com/scopegate/scopegate/jwt"
 )
+
+var b64 = base64.RawURLEncoding.Strict()
 
 // BenchmarkJWTInWasm runs the jwt package's request-path operations inside
 // the VM (bench/testdata/jwtguest, timed by the guest's own clock) and
@@ -41,6 +45,15 @@ func BenchmarkJWTInWasm(b *testing.B) {
 			{"scopes", 3, func() bool { return len(jwt.Scopes(token.Payload, []string{"scope", "scp"})) > 0 }},
 			{"hash_token", 4, func() bool { return maphash.String(seed, raw) != 0 }},
 			{"claim_sub", 5, func() bool { v, ok := jwt.ClaimHeaderValue(token.Payload, "sub"); return ok && v != "" }},
+			{"base64_segments", 6, func() bool {
+				var buf [16384]byte
+				for _, seg := range strings.Split(raw, ".") {
+					if _, err := b64.Decode(buf[:], []byte(seg)); err != nil {
+						return false
+					}
+				}
+				return true
+			}},
 		}
 		for _, o := range ops {
 			if alg != "RS256" && o.name != "verify" {

@@ -91,7 +91,8 @@ func memoryRequests(tb testing.TB) int {
 // BenchmarkMemory drives one worker with memoryRequests requests carrying
 // distinct tokens (every one a cache miss, HS256) and then as many with one
 // token (every one a cache hit), and reports the VM's linear memory and the
-// guest's Go heap at the start and end of each run. The run length does not
+// guest's Go heap at the start, after 10% and 50%, and at the end of each
+// run. The run length does not
 // follow b.N: one run is the measurement, and ns/op is its time per request.
 func BenchmarkMemory(b *testing.B) {
 	n := memoryRequests(b)
@@ -112,15 +113,28 @@ func BenchmarkMemory(b *testing.B) {
 func runMemory(b *testing.B, h *host.Host, n int, token func(int) string) {
 	start := snapshot(b, h)
 	b.ResetTimer()
-	drive(b, h, n, token)
+	// Checkpoints at 10% and 50% tell growth that levels off (the runtime
+	// sizing its heap) from growth that goes on (a leak).
+	drive(b, h, n/10, token)
+	b.StopTimer()
+	tenth := snapshot(b, h)
+	b.StartTimer()
+	drive(b, h, n/2-n/10, token)
+	b.StopTimer()
+	half := snapshot(b, h)
+	b.StartTimer()
+	drive(b, h, n-n/2, token)
 	b.StopTimer()
 	end := snapshot(b, h)
 	mib := func(x uint64) float64 { return float64(x) / (1 << 20) }
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n)/float64(b.N), "ns/op")
 	b.ReportMetric(float64(n), "requests")
 	b.ReportMetric(mib(start.linear), "linear-MiB-start")
+	b.ReportMetric(mib(tenth.linear), "linear-MiB-10pct")
+	b.ReportMetric(mib(half.linear), "linear-MiB-50pct")
 	b.ReportMetric(mib(end.linear), "linear-MiB-end")
 	b.ReportMetric(mib(start.heapLive), "heap-MiB-start")
+	b.ReportMetric(mib(half.heapLive), "heap-MiB-50pct")
 	b.ReportMetric(mib(end.heapLive), "heap-MiB-end")
 	b.ReportMetric(mib(end.heapGoal), "heap-goal-MiB-end")
 	b.ReportMetric(float64(end.gcCycles-start.gcCycles), "guest-gcs")
