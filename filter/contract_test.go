@@ -593,3 +593,74 @@ func TestContractConfigErrors(t *testing.T) {
 		}
 	}
 }
+
+// The requirement tree of DESIGN §3: provider restriction, scopes (all
+// required), claims of every JSON type, any/all, allow_missing.
+func TestContractRequirementTree(t *testing.T) {
+	other := testjwt.CachedKey("RS256", "other-1")
+	otherProv := `{"name":"other","issuer":"` + otherIssuer + `","local_jwks":` + string(testjwt.JWKS(other)) + `}`
+	cfg := `{"providers":[{"name":"idp","issuer":"` + testIssuer + `","local_jwks":` + string(testjwt.JWKS(rsKey())) + `},` + otherProv + `],
+	"rules":[
+	  {"match":{"prefix":"/only-other"},"requires":{"provider":"other"}},
+	  {"match":{"prefix":"/either"},"requires":{"any":[{"provider":"idp","scopes":["x"]},{"provider":"other"}]}},
+	  {"match":{"prefix":"/all"},"requires":{"all":[{"scopes":["a"]},{"claims":[{"path":"tier","values":["gold","silver"]}]}]}},
+	  {"match":{"prefix":"/num"},"requires":{"claims":[{"path":"level","values":["3"]}]}},
+	  {"match":{"prefix":"/bool"},"requires":{"claims":[{"path":"email_verified","values":["true"]}]}},
+	  {"match":{"prefix":"/spaced"},"requires":{"claims":[{"path":"groups","values":["ops"]}]}},
+	  {"match":{"prefix":"/dotted"},"requires":{"claims":[{"path":"https://example\\.com/roles","values":["admin"]}]}},
+	  {"match":{"prefix":"/optional"},"requires":{"allow_missing":true,"scopes":["a"]}}
+	]}`
+	with(t, "each node", cfg, func(t *testing.T, h *coreHarness) {
+		idp := func(m map[string]any) string { return rsKey().Sign(claimsAt(h, m), nil) }
+		oth := func(m map[string]any) string {
+			c := claimsAt(h, m)
+			c["iss"] = otherIssuer
+			return other.Sign(c, nil)
+		}
+		cases := []struct {
+			name, path, token string
+			status            int
+		}{
+			{"a token of the restricted provider passes", "/only-other", oth(nil), 200},
+			{"a token of another provider is refused", "/only-other", idp(nil), 401},
+			{"any: the first branch passes", "/either", idp(map[string]any{"scope": "x"}), 200},
+			{"any: the second branch passes", "/either", oth(nil), 200},
+			{"any: no branch is 403", "/either", idp(map[string]any{"scope": "y"}), 403},
+			{"all: both branches pass", "/all", idp(map[string]any{"scope": "a", "tier": "gold"}), 200},
+			{"all: one failing branch is 403", "/all", idp(map[string]any{"scope": "a", "tier": "bronze"}), 403},
+			{"a number claim matches its JSON text", "/num", idp(map[string]any{"level": 3}), 200},
+			{"a different number is 403", "/num", idp(map[string]any{"level": 4}), 403},
+			{"a bool claim matches true", "/bool", idp(map[string]any{"email_verified": true}), 200},
+			{"false is 403", "/bool", idp(map[string]any{"email_verified": false}), 403},
+			{"a space-delimited string claim matches one item", "/spaced", idp(map[string]any{"groups": "dev ops"}), 200},
+			{"an array claim matches one element", "/spaced", idp(map[string]any{"groups": []string{"dev", "ops"}}), 200},
+			{"a claim without the value is 403", "/spaced", idp(map[string]any{"groups": "devops"}), 403},
+			{"an escaped dot names a claim with a dot", "/dotted", idp(map[string]any{"https://example.com/roles": []string{"admin"}}), 200},
+			{"the nested reading of a dotted name does not match", "/dotted", idp(map[string]any{"https://example": map[string]any{"com/roles": []string{"admin"}}}), 403},
+			{"allow_missing passes without a token", "/optional", "", 200},
+			{"allow_missing still checks a present token's scopes", "/optional", idp(map[string]any{"scope": "b"}), 403},
+			{"allow_missing with a present valid token and scope passes", "/optional", idp(map[string]any{"scope": "a"}), 200},
+		}
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) { wantStatus(t, h.get(tc.path, tc.token), tc.status) })
+		}
+		r := h.get("/all", idp(map[string]any{"scope": "a", "tier": "bronze"}))
+		if got := r.header("www-authenticate"); got != `Bearer error="insufficient_scope"` {
+			t.Errorf("a claim-only 403 challenge = %q, want no scope attribute", got)
+		}
+		if !strings.Contains(h.infoLogs(), "required claim was not satisfied [tier]") {
+			t.Errorf("info log %q does not name the claim", h.infoLogs())
+		}
+	})
+}
+
+func TestContractUnavailableWithRealmHasNoChallenge(t *testing.T) {
+	cfg := strings.TrimSuffix(remoteConfig(""), "}") + `,"realm":"api"}`
+	k := startKeys(t, cfg)
+	id, _ := k.startRequest("/x", k.tok(rsKey()))
+	k.failCall(k.fetchNow())
+	k.requireOutcome(id, "answered 503")
+	if r := k.result(id, types.ActionPause); r.header("www-authenticate") != "" {
+		t.Errorf("503 carries www-authenticate %q", r.header("www-authenticate"))
+	}
+}
