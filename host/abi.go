@@ -110,6 +110,17 @@ func (h *Host) checkModule() error {
 	if exports["malloc"] == nil && exports["proxy_on_memory_allocate"] == nil {
 		return fmt.Errorf("host: module is missing malloc function (export malloc or proxy_on_memory_allocate)")
 	}
+	var bad []string
+	for name, def := range exports {
+		want, known := guestSignatures[name]
+		if known && !allI32(def.ParamTypes(), want[0]) || known && !allI32(def.ResultTypes(), want[1]) {
+			bad = append(bad, name)
+		}
+	}
+	if len(bad) > 0 {
+		sort.Strings(bad)
+		return fmt.Errorf("host: bad function signature for %s (Envoy requires the ABI's i32 parameters and results)", strings.Join(bad, ", "))
+	}
 	provided := map[string]bool{}
 	for _, f := range h.envFunctions() {
 		provided["env."+f.name] = true
@@ -134,6 +145,35 @@ func (h *Host) checkModule() error {
 		return fmt.Errorf("host: module imports %s, which Envoy does not provide", strings.Join(unknown, ", "))
 	}
 	return nil
+}
+
+// guestSignatures are the guest exports Envoy looks up, with the number of
+// i32 parameters and results it requires (DESIGN §2: every parameter and
+// result is i32). Envoy fails the load on a mismatch ("Bad function
+// signature for: ...") rather than calling the function.
+var guestSignatures = map[string][2]int{
+	"_initialize": {0, 0}, "_start": {0, 0},
+	"malloc": {1, 1}, "proxy_on_memory_allocate": {1, 1},
+	"proxy_on_context_create": {2, 0},
+	"proxy_on_vm_start":       {2, 1}, "proxy_on_configure": {2, 1},
+	"proxy_on_tick": {1, 0}, "proxy_on_queue_ready": {2, 0},
+	"proxy_on_request_headers": {3, 1}, "proxy_on_request_body": {3, 1}, "proxy_on_request_trailers": {2, 1},
+	"proxy_on_response_headers": {3, 1}, "proxy_on_response_body": {3, 1}, "proxy_on_response_trailers": {2, 1},
+	"proxy_on_http_call_response": {5, 0},
+	"proxy_on_done":               {1, 1}, "proxy_on_log": {1, 0}, "proxy_on_delete": {1, 0},
+}
+
+// allI32 reports whether types is exactly n i32s.
+func allI32(types []api.ValueType, n int) bool {
+	if len(types) != n {
+		return false
+	}
+	for _, t := range types {
+		if t != api.ValueTypeI32 {
+			return false
+		}
+	}
+	return true
 }
 
 // hostFunc is one host function exported to guests.

@@ -206,3 +206,13 @@ func TestStreamEndsAlternateOnLogAndOnDone(t *testing.T) {
 		t.Errorf("first callbacks = %v, want on_log first for half the streams and on_done first for the other half", order)
 	}
 }
+
+func TestLoadRejectsExportsWithTheWrongSignature(t *testing.T) {
+	_, err := New(context.Background(), Config{Module: buildGuest(t, "badsig"), Log: testLog(t)})
+	if err == nil {
+		t.Fatal("New succeeded for a module exporting proxy_on_request_headers(i32, i32, i64)")
+	}
+	if !strings.Contains(err.Error(), "bad function signature for proxy_on_request_headers") {
+		t.Fatalf("error %q does not name the export", err)
+	}
+}
