@@ -43,6 +43,7 @@ const (
 	statHeapGoal     = 3 // /gc/heap/goal:bytes
 	statGCCycles     = 4 // /gc/cycles/total:gc-cycles
 	statTotal        = 5 // /memory/classes/total:bytes
+	statGCCPU        = 7 // /cpu/classes/gc/total:cpu-seconds, in nanoseconds
 )
 
 // guestStat reads one of the guest's runtime statistics on worker 0.

@@ -104,7 +104,7 @@ func BenchmarkWasmRequest(b *testing.B) {
 // own allocations per request and the worker's linear memory.
 func loopMeasured(b *testing.B, h *host.Host, do func()) {
 	b.ReportAllocs()
-	objs, bytes, gcs := guestStat(b, h, statAllocObjects), guestStat(b, h, statAllocBytes), guestStat(b, h, statGCCycles)
+	objs, bytes, gcs, gcCPU := guestStat(b, h, statAllocObjects), guestStat(b, h, statAllocBytes), guestStat(b, h, statGCCycles), guestStat(b, h, statGCCPU)
 	t := newTimer(b)
 	for i := 0; i < b.N; i++ {
 		t.start()
@@ -116,6 +116,7 @@ func loopMeasured(b *testing.B, h *host.Host, do func()) {
 	b.ReportMetric(float64(guestStat(b, h, statAllocObjects)-objs)/n, "guest-allocs/op")
 	b.ReportMetric(float64(guestStat(b, h, statAllocBytes)-bytes)/n, "guest-B/op")
 	b.ReportMetric(float64(guestStat(b, h, statGCCycles)-gcs)/n, "guest-gcs/op")
+	b.ReportMetric(float64(guestStat(b, h, statGCCPU)-gcCPU)/n, "guest-gc-ns/op")
 	b.ReportMetric(float64(h.MemoryStats(0).Bytes), "vm-bytes")
 }
 

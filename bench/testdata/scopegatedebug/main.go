@@ -28,6 +28,7 @@ var statNames = [...]string{
 	4: "/gc/cycles/total:gc-cycles",          // completed GC cycles
 	5: "/memory/classes/total:bytes",         // everything the runtime mapped
 	6: "/memory/classes/heap/released:bytes", // returned to the "OS" (not reusable without growth)
+	7: "/cpu/classes/gc/total:cpu-seconds",   // estimated GC CPU time (reported in nanoseconds)
 }
 
 // samples is allocated once, so reading a statistic does not itself count
@@ -48,5 +49,8 @@ func debugStat(n uint32) uint64 {
 		return ^uint64(0)
 	}
 	metrics.Read(samples[n : n+1])
+	if v := samples[n].Value; v.Kind() == metrics.KindFloat64 {
+		return uint64(v.Float64() * 1e9)
+	}
 	return samples[n].Value.Uint64()
 }
