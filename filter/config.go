@@ -292,9 +292,46 @@ func (p *configParser) config(root gjson.Result) *Config {
 		p.fail("providers", "at least one provider is required unless every rule and the default are {\"allow\": true}")
 		return nil
 	}
+	p.checkHeaderClashes(cfg)
+	if p.failed() {
+		return nil
+	}
 	cfg.deriveSources()
 	cfg.Warnings = p.warnings
 	return cfg
+}
+
+// checkHeaderClashes rejects a claim_to_headers or forward_payload_header
+// name that is also where tokens are read from (any provider's from_headers,
+// or cookie when cookies carry tokens): those names are stripped from every
+// request, so such a configuration would silently eat the tokens.
+func (p *configParser) checkHeaderClashes(cfg *Config) {
+	source := func(name string) bool {
+		for _, prov := range cfg.Providers {
+			for _, h := range prov.FromHeaders {
+				if h.Name == name {
+					return true
+				}
+			}
+			if name == "cookie" && len(prov.FromCookies) > 0 {
+				return true
+			}
+		}
+		return false
+	}
+	for i, prov := range cfg.Providers {
+		path := index("providers", i)
+		if prov.PayloadHeader != "" && source(prov.PayloadHeader) {
+			p.fail(join(path, "forward_payload_header"), strconv.Quote(prov.PayloadHeader)+" is a header tokens are read from")
+			return
+		}
+		for j, ch := range prov.ClaimToHeaders {
+			if source(ch.Header) {
+				p.fail(join(index(join(path, "claim_to_headers"), j), "header"), strconv.Quote(ch.Header)+" is a header tokens are read from")
+				return
+			}
+		}
+	}
 }
 
 func (p *configParser) everythingAllowed(cfg *Config) bool {

@@ -562,6 +562,9 @@ func TestContractConfigErrors(t *testing.T) {
 		{"a wrongly typed methods", cfg("", `"rules":[{"match":{"prefix":"/","methods":"GET"},"requires":{}}]`), "rules[0].match.methods"},
 		{"an unknown requirement provider", cfg("", `"default":{"provider":"nobody"}`), "default.provider"},
 		{"an empty audience", cfg(`"audiences":[""]`, ""), "providers[0].audiences[0]"},
+		{"a claim header that is the token header", cfg(`"claim_to_headers":[{"claim":"sub","header":"Authorization"}]`, ""), "providers[0].claim_to_headers[0].header"},
+		{"a payload header that is the token header", cfg(`"forward_payload_header":"authorization"`, ""), "providers[0].forward_payload_header"},
+		{"a claim header that is the cookie carrying tokens", cfg(`"from_cookies":["s"],"claim_to_headers":[{"claim":"sub","header":"cookie"}]`, ""), "providers[0].claim_to_headers[0].header"},
 		{"HS256 with remote keys", `{"providers":[{"name":"idp","algorithms":["HS256"],"remote_jwks":{"cluster":"idp","uri":"https://idp/certs"}}]}`, "providers[0].algorithms"},
 	}
 	for _, tc := range cases {
@@ -584,6 +587,8 @@ func TestContractConfigErrors(t *testing.T) {
 		cfg("", ""),
 		cfg(`"audiences":["api"],"from_headers":[{"name":"a"}],"from_params":["t"],"from_cookies":["s"],"clock_skew_s":0,"max_lifetime_s":60,"require_exp":false,"scope_claims":["scp"],"forward":true,"forward_payload_header":"x-p","claim_to_headers":[{"claim":"sub","header":"x"}]`,
 			`"realm":"r","bypass_cors_preflight":false,"max_token_bytes":100,"default":{"any":[{"scopes":["a"]},{"allow_missing":true}]},"rules":[{"match":{"prefix":"/","methods":["GET"]},"requires":{"claims":[{"path":"a","values":["b"]}]}}]`),
+		cfg(`"from_headers":[{"name":"x-token"}],"claim_to_headers":[{"claim":"sub","header":"authorization"}]`, ""),
+		cfg(`"claim_to_headers":[{"claim":"sub","header":"cookie"}]`, ""),
 		remote(`,"timeout_ms":1,"cache_duration_s":1,"refetch_min_interval_s":0`),
 		disc(`,"jwks_cluster":"other","timeout_ms":10,"cache_duration_s":60`),
 	}
