@@ -67,7 +67,7 @@ func (v *recordingVM) NewPluginContext(id uint32) types.PluginContext {
 
 // startKeys configures the filter with cfg under the emulator (like the
 // core harness) and requires on_configure to succeed.
-func startKeys(t *testing.T, cfg string) *keysHarness {
+func startKeys(t testing.TB, cfg string) *keysHarness {
 	t.Helper()
 	clock := &testClock{now: time.Unix(1_800_000_000, 0)}
 	vm := &recordingVM{vmContext: newVMContext(clock.Now)}

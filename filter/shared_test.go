@@ -21,7 +21,7 @@ type twoVMs struct {
 	a, b *keyStore
 }
 
-func startTwoVMs(t *testing.T, cfg string) *twoVMs {
+func startTwoVMs(t testing.TB, cfg string) *twoVMs {
 	t.Helper()
 	k := startKeys(t, localConfig("", ""))
 	c, err := ParseConfig([]byte(cfg))
@@ -303,5 +303,19 @@ func TestAKidWaiterIsAnsweredWhenItsRefetchNeverComes(t *testing.T) {
 	v.answer(calls[0], "200", testjwt.JWKS(rsKey()))
 	if resumed != 1 {
 		t.Errorf("resumed %d times after b's own refetch", resumed)
+	}
+}
+
+// BenchmarkSteadyTick is the cost of one on_tick of a VM whose key set is
+// current: one small shared-data read per remote source.
+func BenchmarkSteadyTick(b *testing.B) {
+	v := startTwoVMs(b, remoteConfig(""))
+	v.answer(v.one(v.tickOn(v.a)), "200", testjwt.JWKS(rsKey(), esKey()))
+	v.tickOn(v.b)
+	asRoot()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		v.b.onTick()
 	}
 }
