@@ -155,6 +155,19 @@ func TestCallouts(t *testing.T) {
 			t.Errorf("CalloutCount = %d, want 1", h.CalloutCount())
 		}
 	})
+	t.Run("the answer is gone once the guest makes the stream the effective context", func(t *testing.T) {
+		d, err := h.Do(ctx, Request{Path: "/x", Headers: [][2]string{{"x-callout", "backend"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Envoy keeps the answer on the root context that received it.
+		if got := header(d.Headers, "x-callout-status-after-switch"); got != "absent" {
+			t.Errorf("map 6 :status after set_effective_context(stream) = %q, want absent", got)
+		}
+		if got := header(d.Headers, "x-callout-body-after-switch"); got != "0" {
+			t.Errorf("buffer 4 after set_effective_context(stream) has %s bytes, want 0", got)
+		}
+	})
 	t.Run("a cluster URL that is not http(s)://host is a load error", func(t *testing.T) {
 		_, err := New(ctx, Config{Module: buildGuest(t, "pass"), Clusters: map[string]string{"idp": "127.0.0.1:9000"}, Log: io.Discard})
 		if err == nil || !strings.Contains(err.Error(), `cluster "idp"`) {

@@ -2,18 +2,28 @@ package host
 
 import "strings"
 
+// calloutAnswer is the callout response the effective context can see:
+// Envoy attaches it to the root context that receives it, so once the guest
+// makes a stream the effective context (to resume it) the answer is gone.
+func (v *vm) calloutAnswer() *calloutResponse {
+	if v.effective != v.rootID {
+		return nil
+	}
+	return v.calloutResp
+}
+
 // headerMap returns the header map of the given type for the effective
 // context, or nil when that map does not exist there.
 func (v *vm) headerMap(mapType uint32) *[][2]string {
 	switch mapType {
 	case mapHTTPCallResponseHeaders:
-		if v.calloutResp != nil {
-			return &v.calloutResp.headers
+		if r := v.calloutAnswer(); r != nil {
+			return &r.headers
 		}
 		return nil
 	case mapHTTPCallResponseTrails:
-		if v.calloutResp != nil {
-			return &v.calloutResp.trailers
+		if r := v.calloutAnswer(); r != nil {
+			return &r.trailers
 		}
 		return nil
 	}
@@ -194,8 +204,8 @@ func (v *vm) buffer(bufferType uint32) *[]byte {
 		}
 		return &v.pluginConfig
 	case bufferHTTPCallResponse:
-		if v.calloutResp != nil {
-			return &v.calloutResp.body
+		if r := v.calloutAnswer(); r != nil {
+			return &r.body
 		}
 		return nil
 	}

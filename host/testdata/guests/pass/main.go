@@ -106,6 +106,9 @@ func init() {
 		if !ok {
 			return
 		}
+		// The answer belongs to the root context: read it before switching.
+		status, _ := g.Header(6, ":status")
+		body := g.GetBuffer(4, nb)
 		if st := g.SetEffectiveContext(id); st != 0 {
 			g.Log("stream " + strconv.Itoa(int(id)) + " gone: set_effective_context status " + strconv.Itoa(int(st)))
 			return
@@ -114,10 +117,16 @@ func init() {
 			g.SendLocal(503, "callout failed")
 			return
 		}
-		status, _ := g.Header(6, ":status")
-		body := g.GetBuffer(4, nb)
 		g.SetHeader(0, "x-callout-status", status)
 		g.SetHeader(0, "x-callout-body", string(body))
+		// Once the stream is the effective context, Envoy no longer shows the
+		// answer; tests read these to prove the host agrees.
+		lateStatus, found := g.Header(6, ":status")
+		if !found {
+			lateStatus = "absent"
+		}
+		g.SetHeader(0, "x-callout-status-after-switch", lateStatus)
+		g.SetHeader(0, "x-callout-body-after-switch", strconv.Itoa(len(g.GetBuffer(4, nb))))
 		g.ContinueRequest()
 	}
 }
