@@ -452,3 +452,32 @@ func TestIdPFaultDiscoveryIssuerMismatch(t *testing.T) {
 	})
 	fh.requireClean(t)
 }
+
+// A kid first seen just after another VM finished a fetch must still get a
+// fetch of its own: the other VM's key set was fetched before the kid
+// existed, so it cannot be the "one refetch" DESIGN §5 promises. (Before the
+// fix, the VM compared against its own stale view of the shared record and
+// took the other VM's earlier fetch for its refetch, answering 401 to a
+// token whose key the IdP already published.)
+func TestIdPFaultNewKidAfterAnotherVMsFetchGetsItsOwnRefetch(t *testing.T) {
+	base := testjwt.CachedKey("RS256", "kid-race-base")
+	now := time.Now()
+	f := newFaultyIdP(t, idpOK, base)
+	fh := newFaultHost(t, faultConfig("remote_jwks", 600), f)
+	fh.recovered(t, base.Sign(testjwt.Claims(faultIssuer, "alice", now, "orders.read"), nil))
+	published := []*testjwt.Key{base}
+	for i := range 5 {
+		// Worker 1 refetches for a kid nobody publishes ...
+		ghost := base.WithKid("ghost-" + strconv.Itoa(i)).Sign(testjwt.Claims(faultIssuer, "g", now, "orders.read"), nil)
+		requireOutcome(t, fh.doOn(t, 1, ghost), deniedInvalid)
+		// ... then the IdP publishes a new key, and worker 0 sees its kid
+		// before its next tick.
+		fresh := base.WithKid("fresh-" + strconv.Itoa(i))
+		published = append(published, fresh)
+		f.setKeys(published...)
+		if d := fh.doOn(t, 0, fresh.Sign(testjwt.Claims(faultIssuer, "alice", now, "orders.read"), nil)); !d.Continue {
+			t.Fatalf("round %d: a token under the newly published kid got %d %s", i, d.Status, d.Body)
+		}
+	}
+	fh.requireClean(t)
+}

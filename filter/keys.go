@@ -304,7 +304,16 @@ func (s *keyStore) refetchForKid(p *Provider, kid string, streamID uint32, resum
 			return false
 		}
 		src.forceWanted, src.lastKidRefetch = true, now
-		src.forceGen, src.forceFailedAt = src.rec.gen, src.rec.failedAt
+		// The refetch is done when the shared record moves past where it is
+		// now, not past where this VM last read it (up to a tick ago): a
+		// fetch another VM finished in between predates this kid.
+		rec := src.rec
+		if data, _, err := abi.GetSharedData(src.key); err == nil {
+			if fresh, ok := decodeRecord(data); ok {
+				rec = fresh
+			}
+		}
+		src.forceGen, src.forceFailedAt = rec.gen, rec.failedAt
 		abi.LogInfo("scopegate: provider " + src.names + ": token signed with unknown kid " + quoteShort(kid) + "; refetching the key set")
 	}
 	s.park(src, streamID, resume)
