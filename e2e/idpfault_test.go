@@ -468,7 +468,7 @@ func TestIdPFaultNewKidAfterAnotherVMsFetchGetsItsOwnRefetch(t *testing.T) {
 	published := []*testjwt.Key{base}
 	for i := range 5 {
 		// Worker 1 refetches for a kid nobody publishes ...
-		ghost := base.WithKid("ghost-" + strconv.Itoa(i)).Sign(testjwt.Claims(faultIssuer, "g", now, "orders.read"), nil)
+		ghost := base.WithKid("ghost-"+strconv.Itoa(i)).Sign(testjwt.Claims(faultIssuer, "g", now, "orders.read"), nil)
 		requireOutcome(t, fh.doOn(t, 1, ghost), deniedInvalid)
 		// ... then the IdP publishes a new key, and worker 0 sees its kid
 		// before its next tick.
