@@ -39,13 +39,8 @@ func (v *vm) httpCall(s []uint64) uint32 {
 		return statusInvalidMemoryAccess
 	}
 	cluster := string(upstream)
-	headers, st := v.decodeGuestPairs(hdrData, "proxy_http_call headers")
-	if st != statusOK {
-		return st
-	}
-	if _, st := v.decodeGuestPairs(trlData, "proxy_http_call trailers"); st != statusOK {
-		return st
-	}
+	headers := v.decodeGuestPairs(hdrData, "proxy_http_call headers")
+	v.decodeGuestPairs(trlData, "proxy_http_call trailers")
 	base, known := v.h.clusters[cluster]
 	var problems []string
 	if !known {

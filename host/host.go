@@ -160,11 +160,14 @@ type LogEntry struct {
 
 // Rules a Violation can name.
 const (
-	RuleInitCall        = "initialize-restricted-call" // a call other than proxy_log/WASI during _initialize
-	RuleAllocatorCall   = "allocator-restricted-call"  // a call other than proxy_log/fd_write/clock_time_get inside the allocator
-	RuleHTTPCall        = "http-call"                  // proxy_http_call with an unknown cluster, missing pseudo headers or no timeout
-	RuleHeaderMapLimit  = "header-map-limit"           // a header map over 1024 pairs or 1 MiB (treated as empty)
-	RuleMissingFunction = "missing-function"           // a required export is absent
+	RuleInitCall       = "initialize-restricted-call" // a call other than proxy_log/WASI during _initialize
+	RuleAllocatorCall  = "allocator-restricted-call"  // a call other than proxy_log/fd_write/clock_time_get inside the allocator
+	RuleHTTPCall       = "http-call"                  // proxy_http_call with an unknown cluster, missing pseudo headers or no timeout
+	RuleHeaderMapLimit = "header-map-limit"           // a header map over 1024 pairs or 1 MiB (treated as empty)
+	// RuleMalformedHeaderMap is a serialized header map from the guest that
+	// does not parse; Envoy treats it as empty without an error status.
+	RuleMalformedHeaderMap = "malformed-header-map"
+	RuleMissingFunction    = "missing-function" // a required export is absent
 )
 
 // Violation is one breach of Envoy's rules by the guest.

@@ -1,6 +1,9 @@
 package host
 
-import "strings"
+import (
+	"errors"
+	"strings"
+)
 
 // calloutAnswer is the callout response the effective context can see:
 // Envoy attaches it to the root context that receives it, so once the guest
@@ -156,10 +159,7 @@ func (v *vm) setHeaderMapPairs(s []uint64) uint32 {
 	if m == nil {
 		return statusBadArgument
 	}
-	pairs, st := v.decodeGuestPairs(data, "proxy_set_header_map_pairs")
-	if st != statusOK {
-		return st
-	}
+	pairs := v.decodeGuestPairs(data, "proxy_set_header_map_pairs")
 	for i := range pairs {
 		pairs[i][0] = strings.ToLower(pairs[i][0])
 	}
@@ -167,18 +167,21 @@ func (v *vm) setHeaderMapPairs(s []uint64) uint32 {
 	return statusOK
 }
 
-// decodeGuestPairs decodes a map the guest handed over, treating one over
-// Envoy's limits as empty (and reporting it).
-func (v *vm) decodeGuestPairs(data []byte, where string) ([][2]string, uint32) {
+// decodeGuestPairs decodes a map the guest handed over. Envoy's
+// PairsUtil::toPairs turns a map over its limits, and a malformed one, into
+// an empty map without telling the guest, so the host does the same and
+// reports the violation.
+func (v *vm) decodeGuestPairs(data []byte, where string) [][2]string {
 	pairs, err := decodePairs(data)
-	if err == errPairsTooLarge {
+	switch {
+	case errors.Is(err, errPairsTooLarge):
 		v.h.violation(v.name, RuleHeaderMapLimit, where+": header map over 1024 pairs or 1 MiB, treated as empty")
-		return nil, statusOK
+		return nil
+	case err != nil:
+		v.h.violation(v.name, RuleMalformedHeaderMap, where+": "+err.Error()+", treated as empty")
+		return nil
 	}
-	if err != nil {
-		return nil, statusBadArgument
-	}
-	return pairs, statusOK
+	return pairs
 }
 
 func (v *vm) getHeaderMapSize(s []uint64) uint32 {
@@ -238,16 +241,19 @@ func (v *vm) getBufferBytes(s []uint64) uint32 {
 	if b == nil {
 		return statusNotFound
 	}
-	start, max := uint64(u32(s[1])), uint64(u32(s[2]))
-	n := uint64(len(*b))
-	if start > n {
-		return statusBadArgument
+	return v.returnBytes(bufferWindow(*b, u32(s[1]), u32(s[2])), u32(s[3]), u32(s[4]))
+}
+
+// bufferWindow is the part of b that proxy_get_buffer_bytes(start, max)
+// returns. Like Envoy, a start at or past the end is an empty result, not an
+// error.
+func bufferWindow(b []byte, start, max uint32) []byte {
+	n := uint64(len(b))
+	from, to := uint64(start), uint64(start)+uint64(max)
+	if from > n {
+		return nil
 	}
-	end := start + max
-	if end > n {
-		end = n
-	}
-	return v.returnBytes((*b)[start:end], u32(s[3]), u32(s[4]))
+	return b[from:min(to, n)]
 }
 
 // setBufferBytes replaces size bytes at start with the given data (size 0 inserts).

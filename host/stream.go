@@ -226,10 +226,7 @@ func (v *vm) sendLocalResponse(a []uint64) uint32 {
 	if st == nil {
 		return statusBadArgument
 	}
-	pairs, status := v.decodeGuestPairs(hdrs, "proxy_send_local_response")
-	if status != statusOK {
-		return status
-	}
+	pairs := v.decodeGuestPairs(hdrs, "proxy_send_local_response")
 	for i := range pairs {
 		pairs[i][0] = strings.ToLower(pairs[i][0])
 	}

@@ -3,6 +3,7 @@ package host
 import (
 	"bytes"
 	"encoding/binary"
+	"io"
 	"reflect"
 	"sort"
 	"strings"
@@ -209,5 +210,58 @@ func TestLogLevels(t *testing.T) {
 	}
 	if m, err := ParsePollOneoffMode("no-events"); err != nil || m != PollOneoffNoEvents {
 		t.Errorf("no-events = %v, %v", m, err)
+	}
+}
+
+func TestGuestHeaderMapsFollowEnvoysToPairs(t *testing.T) {
+	cases := []struct {
+		name string
+		data []byte
+		rule string // "" when the map is valid
+		want int    // pairs kept
+	}{
+		{"a valid map is kept", encodePairs([][2]string{{"a", "b"}, {"c", "d"}}), "", 2},
+		{"an empty buffer is an empty map", nil, "", 0},
+		{"a malformed map is empty and a violation", []byte{2, 0, 0, 0, 1, 0, 0, 0}, RuleMalformedHeaderMap, 0},
+		{"a map over 1024 pairs is empty and a violation", encodePairs(make([][2]string, 1025)), RuleHeaderMapLimit, 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			v := &vm{h: &Host{cfg: Config{Log: io.Discard, LogLevel: LogInfo}}, name: "worker-0"}
+			got := v.decodeGuestPairs(c.data, "proxy_set_header_map_pairs")
+			if len(got) != c.want {
+				t.Errorf("kept %d pairs, want %d", len(got), c.want)
+			}
+			vs := v.h.Violations()
+			switch {
+			case c.rule == "" && len(vs) != 0:
+				t.Errorf("violations = %v, want none", vs)
+			case c.rule != "" && (len(vs) != 1 || vs[0].Rule != c.rule):
+				t.Errorf("violations = %v, want one %s", vs, c.rule)
+			}
+		})
+	}
+}
+
+func TestBufferWindowFollowsEnvoy(t *testing.T) {
+	b := []byte("abcdef")
+	cases := []struct {
+		name       string
+		start, max uint32
+		want       string
+	}{
+		{"the whole buffer", 0, 6, "abcdef"},
+		{"a window inside it", 2, 3, "cde"},
+		{"a max past the end is cut at the end", 4, 100, "ef"},
+		{"a start at the end is empty", 6, 10, ""},
+		{"a start past the end is empty, not an error", 7, 10, ""},
+		{"start and max near 2^32 do not wrap", 0xffffffff, 0xffffffff, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if got := string(bufferWindow(b, c.start, c.max)); got != c.want {
+				t.Errorf("bufferWindow(%d, %d) = %q, want %q", c.start, c.max, got, c.want)
+			}
+		})
 	}
 }
