@@ -343,7 +343,7 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 	if err != nil {
 		return nil, fmt.Errorf("host: canary VM: %w", err)
 	}
-	canary.discard(ctx)
+	canary.close(ctx)
 	for i := 0; i < cfg.Workers; i++ {
 		w, err := h.startVM(ctx, fmt.Sprintf("worker-%d", i))
 		if err != nil {

@@ -274,15 +274,9 @@ func (v *vm) setEffectiveContext(s []uint64) uint32 {
 	return statusBadArgument
 }
 
-// discard ends the canary: on_done and on_delete on its root context, then close.
-func (v *vm) discard(ctx context.Context) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	v.callOn(v.rootID, "proxy_on_done", uint64(v.rootID))
-	v.callOn(v.rootID, "proxy_on_delete", uint64(v.rootID))
-	v.closeLocked(ctx)
-}
-
+// close ends a VM without any further callback. This is also how the canary
+// is discarded: Envoy kills it after on_configure, so its root context never
+// gets on_done or on_delete, and a guest must not rely on them there.
 func (v *vm) close(ctx context.Context) {
 	v.mu.Lock()
 	defer v.mu.Unlock()

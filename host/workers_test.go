@@ -41,6 +41,12 @@ func TestCanaryThenOneVMPerWorker(t *testing.T) {
 	if got := strings.Join(vms, ","); got != "canary,worker-0,worker-1" {
 		t.Fatalf("on_configure ran on %s, want canary,worker-0,worker-1", got)
 	}
+	// Envoy kills the canary outright: its root context never sees on_done.
+	for _, e := range h.Logs() {
+		if e.VM == "canary" && e.Message == "on_done root" {
+			t.Fatal("the canary's root context got on_done; Envoy discards the canary without it")
+		}
+	}
 }
 
 func TestABI020ModulesLoad(t *testing.T) {

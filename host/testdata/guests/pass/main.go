@@ -42,6 +42,8 @@ func init() {
 	g.OnDone = func(id uint32) {
 		if id != g.RootID {
 			g.Log("on_done " + strconv.Itoa(int(id)))
+		} else {
+			g.Log("on_done root")
 		}
 	}
 	g.OnRequestHeaders = func(id uint32) uint32 {
