@@ -11,7 +11,8 @@ import (
 	"time"
 )
 
-// maxCalloutBody bounds a callout response body read into memory.
+// maxCalloutBody bounds a callout response body read into memory; a larger
+// answer is a failed call.
 const maxCalloutBody = 16 << 20
 
 // calloutResponse is map 6 / buffer 4 / map 7 during on_http_call_response.
@@ -113,9 +114,13 @@ func (v *vm) doCallout(ctx context.Context, base string, headers [][2]string, bo
 		return nil, err
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxCalloutBody))
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxCalloutBody+1))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("reading the response body: %w", err)
+	}
+	if len(data) > maxCalloutBody {
+		// A cut body would reach the guest as if complete; fail the call instead.
+		return nil, fmt.Errorf("response body over %d bytes", maxCalloutBody)
 	}
 	out := &calloutResponse{body: data}
 	out.headers = append(out.headers, [2]string{":status", strconv.Itoa(resp.StatusCode)})

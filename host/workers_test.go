@@ -107,3 +107,20 @@ func TestCalloutTimeoutIsAFailedCall(t *testing.T) {
 		t.Fatalf("decision = %+v, want the guest's answer to a (0, 0, 0) callout", d)
 	}
 }
+
+func TestOversizedCalloutAnswerIsAFailedCall(t *testing.T) {
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write(make([]byte, maxCalloutBody+1))
+	}))
+	defer backend.Close()
+	h := newTestHost(t, "pass", func(c *Config) { c.Clusters = map[string]string{"backend": backend.URL} })
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	d, err := h.Do(ctx, Request{Path: "/", Headers: [][2]string{{"x-callout", "backend"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Status != 503 || string(d.Body) != "callout failed" {
+		t.Fatalf("decision = status %d body %q, want the guest's answer to a (0, 0, 0) callout, not a cut body", d.Status, d.Body)
+	}
+}
