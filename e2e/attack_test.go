@@ -580,3 +580,34 @@ func jsonText(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
+
+// A verified token is cached per VM; the cache must never outlive exp. With
+// no clock skew, a token allowed (and cached) on every worker is refused on
+// every worker once its exp has passed on the real clock.
+func TestAttackACachedTokenIsRefusedOnceExpired(t *testing.T) {
+	rs := testjwt.CachedKey("RS256", "k1")
+	cfg := strings.Replace(attackConfig(rs), `"max_lifetime_s":86400`, `"max_lifetime_s":86400,"clock_skew_s":0`, 1)
+	a := newAttackHost(t, cfg)
+	exp := time.Now().Add(2 * time.Second).Truncate(time.Second)
+	tok := rs.Sign(attackClaims(func(c map[string]any) { c["exp"] = exp.Unix() }), nil)
+	for w := range a.h.Workers() {
+		for range 3 { // the second and third answers come from the cache
+			d, err := a.h.DoOn(context.Background(), w, host.Request{Method: "GET", Path: "/orders/1", Authority: "api", Headers: bearer(tok)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			requireOutcome(t, d, allowed)
+		}
+	}
+	if hits, _ := a.h.Metric("scopegate.cache.hit"); hits == 0 {
+		t.Fatal("the token was never served from the cache")
+	}
+	time.Sleep(time.Until(exp.Add(1100 * time.Millisecond)))
+	for w := range a.h.Workers() {
+		d, err := a.h.DoOn(context.Background(), w, host.Request{Method: "GET", Path: "/orders/1", Authority: "api", Headers: bearer(tok)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		requireOutcome(t, d, deniedInvalid)
+	}
+}
