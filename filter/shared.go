@@ -62,7 +62,17 @@ func (r *record) encode() []byte {
 		b = strconv.AppendUint(b, v, 10)
 	}
 	b = append(b, '\n')
-	return append(b, r.jwksURI...)
+	// The URI is for logs only; control bytes and spaces are escaped so the
+	// record always decodes.
+	const hexDigits = "0123456789ABCDEF"
+	for i := 0; i < len(r.jwksURI); i++ {
+		if c := r.jwksURI[i]; c < 0x21 || c == 0x7f {
+			b = append(b, '%', hexDigits[c>>4], hexDigits[c&15])
+		} else {
+			b = append(b, c)
+		}
+	}
+	return b
 }
 
 // decodeRecord parses an encoded record; ok is false for anything else (a

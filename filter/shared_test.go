@@ -229,6 +229,14 @@ func TestRecordsRoundTrip(t *testing.T) {
 	}
 }
 
+func TestARecordWithAnOddJWKSURIStillDecodes(t *testing.T) {
+	r := record{gen: 1, jwksURI: "http://idp/a b\n\x7f"}
+	got, ok := decodeRecord(r.encode())
+	if !ok || got.jwksURI != "http://idp/a%20b%0A%7F" {
+		t.Errorf("decoded %+v ok=%v", got, ok)
+	}
+}
+
 func TestSharedBytesRoundTrip(t *testing.T) {
 	jwks := []byte("{\"keys\":[]}\n\n")
 	gen, got, ok := decodeBody(encodeBody(7, jwks))
