@@ -470,6 +470,12 @@ func (p *configParser) provider(path string, i int, v gjson.Result) *Provider {
 			prov.RemoteJWKS = &RemoteJWKS{Fetch: f.Fetch}
 		}
 	default:
+		// Discovery trusts the document only when its issuer equals the provider's
+		// (DESIGN §3), so a discovery provider without an issuer could never get keys.
+		if prov.Issuer == "" {
+			p.fail(join(path, "issuer"), "is required with discovery (the discovery document's issuer must equal it)")
+			return nil
+		}
 		prov.Discovery = p.fetch(join(path, "discovery"), disc, true)
 	}
 	if p.failed() {

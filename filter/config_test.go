@@ -47,8 +47,9 @@ func TestParseConfigRejectsBadConfigurationsNamingTheField(t *testing.T) {
 		{"a zero cache duration is rejected", `{"providers":[{"name":"a","remote_jwks":{"cluster":"c","uri":"https://x/","cache_duration_s":0}}]}`, "providers[0].remote_jwks.cache_duration_s: must be a positive integer"},
 		{"a negative refetch interval is rejected", `{"providers":[{"name":"a","remote_jwks":{"cluster":"c","uri":"https://x/","refetch_min_interval_s":-1}}]}`, "providers[0].remote_jwks.refetch_min_interval_s: must be a non-negative integer"},
 		{"an unknown remote_jwks field is rejected", `{"providers":[{"name":"a","remote_jwks":{"cluster":"c","uri":"https://x/","jwks_cluster":"d"}}]}`, "providers[0].remote_jwks.jwks_cluster: unknown field"},
-		{"an empty discovery jwks_cluster is rejected", `{"providers":[{"name":"a","discovery":{"cluster":"c","uri":"https://x/","jwks_cluster":""}}]}`, "providers[0].discovery.jwks_cluster: must be a non-empty string"},
-		{"an empty cluster name is rejected", `{"providers":[{"name":"a","discovery":{"cluster":"","uri":"https://x/"}}]}`, "providers[0].discovery.cluster: must be a non-empty string"},
+		{"an empty discovery jwks_cluster is rejected", `{"providers":[{"name":"a","issuer":"https://x","discovery":{"cluster":"c","uri":"https://x/","jwks_cluster":""}}]}`, "providers[0].discovery.jwks_cluster: must be a non-empty string"},
+		{"an empty cluster name is rejected", `{"providers":[{"name":"a","issuer":"https://x","discovery":{"cluster":"","uri":"https://x/"}}]}`, "providers[0].discovery.cluster: must be a non-empty string"},
+		{"a discovery provider without an issuer is rejected", `{"providers":[{"name":"a","discovery":{"cluster":"c","uri":"https://x/"}}]}`, "providers[0].issuer: is required with discovery"},
 		{"an empty audience is rejected", `{"providers":[{"name":"a","audiences":["api",""],"local_jwks":` + jwksJSON() + `}]}`, "providers[0].audiences[1]: must be a non-empty string"},
 		{"an unknown algorithm is rejected", `{"providers":[{"name":"a","algorithms":["RS256","XS999"],"local_jwks":` + jwksJSON() + `}]}`, `providers[0].algorithms[1]: unknown algorithm "XS999"`},
 		{"alg none is rejected", `{"providers":[{"name":"a","algorithms":["none"],"local_jwks":` + jwksJSON() + `}]}`, `providers[0].algorithms[0]: unknown algorithm "none"`},
@@ -219,8 +220,8 @@ func TestParseConfigReadsEveryField(t *testing.T) {
 func TestClustersListsEachClusterOnce(t *testing.T) {
 	cfg, err := ParseConfig([]byte(`{"providers":[` +
 		remoteProvider("a", "") + `,` +
-		`{"name":"b","discovery":{"cluster":"disc","uri":"https://x/","jwks_cluster":"keys"}},` +
-		`{"name":"c","discovery":{"cluster":"idp","uri":"https://y/"}},` +
+		`{"name":"b","issuer":"https://b","discovery":{"cluster":"disc","uri":"https://x/","jwks_cluster":"keys"}},` +
+		`{"name":"c","issuer":"https://c","discovery":{"cluster":"idp","uri":"https://y/"}},` +
 		`{"name":"d","local_jwks":` + jwksJSON() + `}]}`))
 	if err != nil {
 		t.Fatal(err)

@@ -54,8 +54,6 @@ func TestABadDiscoveryDocumentIsAFailedFetch(t *testing.T) {
 			"names issuer", `names issuer "` + otherIssuer + `" but the provider's issuer is "` + testIssuer + `"`},
 		{"an issuer differing only by a trailing slash", testIssuer, string(discoveryDoc(testIssuer+"/", "https://idp.example.com/certs")),
 			"names issuer", "but the provider's issuer is"},
-		{"a provider without an issuer", "", string(discoveryDoc(testIssuer, "https://idp.example.com/certs")),
-			"names issuer", "a discovery provider needs its issuer configured"},
 		{"a missing jwks_uri", testIssuer, `{"issuer":"` + testIssuer + `"}`, "no jwks_uri", ""},
 		{"a jwks_uri that is not a string", testIssuer, `{"issuer":"` + testIssuer + `","jwks_uri":7}`, "jwks_uri is not a non-empty string", ""},
 		{"a relative jwks_uri", testIssuer, string(discoveryDoc(testIssuer, "/certs")), "jwks_uri must be an absolute http or https URI", ""},

@@ -98,9 +98,6 @@ func (s *keyStore) onDiscovery(src *source, attempt uint64, body []byte) {
 	if issuer != src.issuer {
 		msg := "discovery document at " + url + " names issuer " + strconv.Quote(issuer) +
 			" but the provider's issuer is " + strconv.Quote(src.issuer)
-		if src.issuer == "" {
-			msg += " (a discovery provider needs its issuer configured)"
-		}
 		abi.LogError("scopegate: provider " + src.names + ": " + msg)
 		s.fetchFailed(src, s.now(), msg)
 		return
