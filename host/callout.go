@@ -91,7 +91,7 @@ func (v *vm) runCallout(token uint32, base string, headers [][2]string, body []b
 	}()
 	resp, err := v.doCallout(ctx, base, headers, body)
 	if err != nil {
-		v.h.hostLog(LogDebug, v.name, fmt.Sprintf("http call %d failed: %v", token, err))
+		v.h.log(LogDebug, v.name, fmt.Sprintf("http call %d failed: %v", token, err))
 	}
 	v.deliverCallout(token, resp)
 }

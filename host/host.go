@@ -257,6 +257,7 @@ func compilationCache(dir string) wazero.CompilationCache {
 	}
 	c, err := wazero.NewCompilationCacheWithDir(dir)
 	if err != nil {
+		// An unusable directory only costs compile time: keep the cache in memory.
 		c = wazero.NewCompilationCache()
 	}
 	caches[dir] = c
@@ -324,7 +325,9 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 	ok := false
 	defer func() {
 		if !ok {
-			h.runtime.Close(ctx)
+			// Stops any callout a VM dispatched while loading before the
+			// runtime goes, so a failed New leaves no goroutine behind.
+			h.Close(ctx)
 		}
 	}()
 	compiled, err := h.runtime.CompileModule(ctx, code)
@@ -347,13 +350,11 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 	for i := 0; i < cfg.Workers; i++ {
 		w, err := h.startVM(ctx, fmt.Sprintf("worker-%d", i))
 		if err != nil {
-			h.closeWorkers(ctx)
 			return nil, fmt.Errorf("host: worker VM %d: %w", i, err)
 		}
 		h.workers = append(h.workers, w)
 	}
 	if vs := h.Violations(); len(vs) > 0 {
-		h.closeWorkers(ctx)
 		msgs := make([]string, len(vs))
 		for i, v := range vs {
 			msgs[i] = v.String()
@@ -428,11 +429,6 @@ func (h *Host) log(level LogLevel, vmName, msg string) {
 // every level, to stderr, whatever Config.Log says: for debugging tests.
 var debugLog = os.Getenv("SCOPEGATE_HOST_DEBUG") != ""
 
-// hostLog writes a message from the host itself (traps, violations) and keeps it in Logs().
-func (h *Host) hostLog(level LogLevel, vmName, msg string) {
-	h.log(level, vmName, msg)
-}
-
 func (h *Host) writeLine(w io.Writer, level LogLevel, msg string) {
 	line := fmt.Sprintf("[%s][%s][wasm] %s\n", time.Now().UTC().Format("2006-01-02 15:04:05.000"), level, msg)
 	h.mu.Lock()
@@ -452,7 +448,7 @@ func (h *Host) violation(vmName, rule, detail string) {
 	h.mu.Lock()
 	h.violations = append(h.violations, v)
 	h.mu.Unlock()
-	h.hostLog(LogError, vmName, "Envoy rule violation: "+v.String())
+	h.log(LogError, vmName, "Envoy rule violation: "+v.String())
 }
 
 // Violations returns the Envoy-rule violations seen so far.

@@ -77,7 +77,7 @@ func (h *Host) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	resp, err := h.forward(r, d)
 	if err != nil {
 		// Envoy's answer when the upstream cannot be reached.
-		h.hostLog(LogDebug, v.name, "upstream request failed: "+err.Error())
+		h.log(LogDebug, v.name, "upstream request failed: "+err.Error())
 		http.Error(w, "upstream connect error or disconnect/reset before headers", http.StatusServiceUnavailable)
 		return
 	}

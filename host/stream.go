@@ -216,13 +216,12 @@ func (v *vm) endStream(s *stream) {
 
 func (v *vm) sendLocalResponse(a []uint64) uint32 {
 	st := v.effectiveStream()
-	details, ok1 := v.read(u32(a[1]), u32(a[2]))
+	_, ok1 := v.read(u32(a[1]), u32(a[2])) // details: only checked, as Envoy does
 	body, ok2 := v.read(u32(a[3]), u32(a[4]))
 	hdrs, ok3 := v.read(u32(a[5]), u32(a[6]))
 	if !ok1 || !ok2 || !ok3 {
 		return statusInvalidMemoryAccess
 	}
-	_ = details
 	if st == nil {
 		return statusBadArgument
 	}

@@ -190,7 +190,7 @@ func (v *vm) fail(fn string, err error) {
 	v.failed = true
 	v.failReason = fmt.Sprintf("Function: %s failed: %v", fn, err)
 	v.h.traps.Add(1)
-	v.h.hostLog(LogCritical, v.name, "Plugin Crash: "+v.failReason)
+	v.h.log(LogCritical, v.name, "Plugin Crash: "+v.failReason)
 	for _, st := range v.streams {
 		st.vmFailed = true
 		st.wake()

@@ -30,11 +30,11 @@ func (h *Host) wasiFunctions() []hostFunc {
 		fn("fd_write", 4, (*vm).fdWrite),
 		fn("fd_read", 4, func(*vm, []uint64) uint32 { return errnoNosys }),
 		{name: "fd_seek", params: []api.ValueType{i32, i64, i32, i32}, results: ret1, fn: func(v *vm, s []uint64) {
-			v.h.hostLog(LogError, v.name, "wasi_unstable fd_seek")
+			v.h.log(LogError, v.name, "wasi_unstable fd_seek")
 			s[0] = errnoSuccess
 		}},
 		fn("fd_close", 1, func(v *vm, s []uint64) uint32 {
-			v.h.hostLog(LogError, v.name, "wasi_unstable fd_close")
+			v.h.log(LogError, v.name, "wasi_unstable fd_close")
 			return errnoSuccess
 		}),
 		fn("fd_fdstat_get", 2, func(v *vm, s []uint64) uint32 {
@@ -95,7 +95,7 @@ func (h *Host) wasiFunctions() []hostFunc {
 			return errnoSuccess
 		}),
 		{name: "proc_exit", params: i32s(1), fn: func(v *vm, s []uint64) {
-			v.h.hostLog(LogError, v.name, "wasi_unstable proc_exit")
+			v.h.log(LogError, v.name, "wasi_unstable proc_exit")
 			panic(fmt.Errorf("proc_exit(%d)", u32(s[0])))
 		}},
 		{name: "path_open", params: []api.ValueType{i32, i32, i32, i32, i32, i64, i64, i32, i32}, results: ret1, fn: func(_ *vm, s []uint64) {
