@@ -298,21 +298,22 @@ func (s *keyStore) refetchForKid(p *Provider, kid string, streamID uint32, resum
 		return false
 	}
 	if !src.forceWanted {
-		now := s.now().UnixNano()
-		last := max(src.lastKidRefetch, src.rec.kidRefetchAt)
-		if last != 0 && now-last < src.fetch.RefetchMinInterval.Nanoseconds() {
-			return false
-		}
-		src.forceWanted, src.lastKidRefetch = true, now
-		// The refetch is done when the shared record moves past where it is
-		// now, not past where this VM last read it (up to a tick ago): a
-		// fetch another VM finished in between predates this kid.
+		// Judge by the shared record as it is now, not as this VM last read
+		// it (up to a tick ago): another VM may have refetched since (rate
+		// limit), or finished a fetch that predates this kid (the refetch
+		// must be newer than that).
 		rec := src.rec
 		if data, _, err := abi.GetSharedData(src.key); err == nil {
 			if fresh, ok := decodeRecord(data); ok {
 				rec = fresh
 			}
 		}
+		now := s.now().UnixNano()
+		last := max(src.lastKidRefetch, rec.kidRefetchAt)
+		if last != 0 && now-last < src.fetch.RefetchMinInterval.Nanoseconds() {
+			return false
+		}
+		src.forceWanted, src.lastKidRefetch = true, now
 		src.forceGen, src.forceFailedAt = rec.gen, rec.failedAt
 		abi.LogInfo("scopegate: provider " + src.names + ": token signed with unknown kid " + quoteShort(kid) + "; refetching the key set")
 	}

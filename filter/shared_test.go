@@ -287,18 +287,16 @@ func TestConfigureCreatesAnEmptySharedRecordAndFetchesNothing(t *testing.T) {
 	}
 }
 
-func TestAKidWaiterIsAnsweredWhenItsRefetchNeverComes(t *testing.T) {
-	v := startTwoVMs(t, remoteConfig(`"timeout_ms":1000`))
+func TestAKidWaiterOutlivesAnotherVMsDeadFetch(t *testing.T) {
+	v := startTwoVMs(t, remoteConfig(`"timeout_ms":1000,"cache_duration_s":60`))
 	v.answer(v.one(v.tickOn(v.a)), "200", testjwt.JWKS(rsKey()))
 	v.tickOn(v.b)
-	// a takes the refetch lease and its VM dies; b waits for that refetch.
-	if !v.a.refetchForKid(v.provider(), "x", v.host.InitializeHttpContext(), func() {}) {
-		t.Fatal("refetch refused")
-	}
+	// a takes the lease for the routine refresh, and its VM dies.
+	v.advance(time.Minute)
 	v.one(v.tickOn(v.a))
 	resumed := 0
 	if !v.b.refetchForKid(v.provider(), "y", v.host.InitializeHttpContext(), func() { resumed++ }) {
-		t.Fatal("b's refetch refused before b saw a's")
+		t.Fatal("b's refetch refused")
 	}
 	if n := len(v.tickOn(v.b)); n != 0 || resumed != 0 {
 		t.Fatalf("while a's lease holds: %d callouts, resumed %d; want b to wait", n, resumed)
@@ -311,6 +309,19 @@ func TestAKidWaiterIsAnsweredWhenItsRefetchNeverComes(t *testing.T) {
 	v.answer(calls[0], "200", testjwt.JWKS(rsKey()))
 	if resumed != 1 {
 		t.Errorf("resumed %d times after b's own refetch", resumed)
+	}
+}
+
+func TestAnotherVMsRecentRefetchRateLimitsAtOnce(t *testing.T) {
+	v := startTwoVMs(t, remoteConfig(""))
+	v.answer(v.one(v.tickOn(v.a)), "200", testjwt.JWKS(rsKey()))
+	v.tickOn(v.b)
+	if !v.a.refetchForKid(v.provider(), "x", v.host.InitializeHttpContext(), func() {}) {
+		t.Fatal("a's refetch refused")
+	}
+	v.one(v.tickOn(v.a)) // a's refetch lease is in shared data; b has not ticked since
+	if v.b.refetchForKid(v.provider(), "x", v.host.InitializeHttpContext(), func() {}) {
+		t.Error("b refetched right after a did, before its own tick")
 	}
 }
 
