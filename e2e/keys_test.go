@@ -192,6 +192,7 @@ func TestWorkersRefreshOncePerInterval(t *testing.T) {
 	// One fetch per elapsed second (plus the first and one in flight), where
 	// four unshared workers would make four per second.
 	got := srv.count(jwksPath)
+	t.Logf("%d JWKS requests in %v from 4 workers with cache_duration_s 1", got, elapsed.Round(time.Millisecond))
 	if limit := int(elapsed/time.Second) + 2; got > limit || got < 2 {
 		t.Errorf("%d JWKS requests in %v with cache_duration_s 1 and 4 workers, want 2..%d", got, elapsed, limit)
 	}
