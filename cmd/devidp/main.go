@@ -9,9 +9,9 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -21,48 +21,56 @@ import (
 	"time"
 
 	"github.com/scopegate/scopegate/internal/devidp"
+	"github.com/scopegate/scopegate/internal/serve"
 )
 
 func main() {
-	addr := flag.String("addr", "127.0.0.1:9000", "listen address")
-	issuer := flag.String("issuer", "", "issuer URL (default http://<addr>)")
-	alg := flag.String("alg", "RS256", "signing algorithm: "+strings.Join(devidp.Algorithms, ", "))
-	ttl := flag.Duration("ttl", time.Hour, "access token lifetime")
-	audience := flag.String("audience", "scopegate-demo", "aud of issued tokens")
-	keepOld := flag.Bool("keep-old-keys", false, "keep the previous key in the JWKS when rotating")
-	flag.Parse()
-
-	ln, err := net.Listen("tcp", *addr)
-	if err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "devidp:", err)
 		os.Exit(1)
+	}
+}
+
+// run parses the flags, prints the provider's issuer, users and clients, and
+// serves until ctx ends; it returns once the server has shut down.
+func run(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("devidp", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", "127.0.0.1:9000", "listen address (host:port; port 0 picks a free one)")
+	issuer := fs.String("issuer", "", "issuer URL (default http://<listen address>)")
+	alg := fs.String("alg", "RS256", "signing algorithm: "+strings.Join(devidp.Algorithms, ", "))
+	ttl := fs.Duration("ttl", time.Hour, "access token lifetime")
+	audience := fs.String("audience", "scopegate-demo", "aud of issued tokens")
+	keepOld := fs.Bool("keep-old-keys", false, "keep the previous key in the JWKS when rotating")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if *ttl <= 0 {
+		return fmt.Errorf("-ttl %s: want a positive duration", *ttl)
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("listening: %w", err)
 	}
 	if *issuer == "" {
 		*issuer = "http://" + ln.Addr().String()
 	}
 	idp, err := devidp.New(devidp.Config{Issuer: *issuer, Alg: *alg, TokenTTL: *ttl, Audience: *audience, KeepOldKeys: *keepOld})
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(2)
+		ln.Close()
+		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	srv := &http.Server{Handler: idp, ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		<-ctx.Done()
-		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(shutdown)
-	}()
-	fmt.Fprintf(os.Stderr, "devidp: issuer %s, signing %s (kid %s)\n", idp.Issuer(), *alg, idp.SigningKid())
+	fmt.Fprintf(stderr, "devidp: listening on http://%s, issuer %s, signing %s (kid %s)\n", ln.Addr(), idp.Issuer(), *alg, idp.SigningKid())
 	for _, u := range idp.Users() {
-		fmt.Fprintf(os.Stderr, "devidp: user %s password %s groups %v\n", u.Username, u.Password, u.Groups)
+		fmt.Fprintf(stderr, "devidp: user %s password %s groups %v\n", u.Username, u.Password, u.Groups)
 	}
 	for _, c := range idp.Clients() {
-		fmt.Fprintf(os.Stderr, "devidp: client %s secret %q grants %v\n", c.ID, c.Secret, c.Grants)
+		fmt.Fprintf(stderr, "devidp: client %s secret %q grants %v\n", c.ID, c.Secret, c.Grants)
 	}
-	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		fmt.Fprintln(os.Stderr, "devidp:", err)
-		os.Exit(1)
-	}
+	return serve.Until(ctx, &http.Server{Handler: idp, ReadHeaderTimeout: 10 * time.Second}, ln)
 }

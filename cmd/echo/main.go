@@ -1,12 +1,15 @@
 // Command echo is the demo upstream: it answers every request with JSON
 // describing the method, path, query and headers it received.
+//
+//	go run ./cmd/echo -addr 127.0.0.1:9100
 package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -14,23 +17,34 @@ import (
 	"time"
 
 	"github.com/scopegate/scopegate/internal/echo"
+	"github.com/scopegate/scopegate/internal/serve"
 )
 
 func main() {
-	addr := flag.String("addr", "127.0.0.1:9100", "listen address")
-	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	srv := &http.Server{Addr: *addr, Handler: echo.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		<-ctx.Done()
-		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(shutdown)
-	}()
-	fmt.Fprintf(os.Stderr, "echo upstream listening on http://%s\n", *addr)
-	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	if err := run(ctx, os.Args[1:], os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "echo:", err)
 		os.Exit(1)
 	}
+}
+
+// run parses the flags and serves until ctx ends, then lets requests in
+// flight finish before it returns.
+func run(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("echo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", "127.0.0.1:9100", "listen address (host:port; port 0 picks a free one)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("listening: %w", err)
+	}
+	fmt.Fprintf(stderr, "echo upstream listening on http://%s\n", ln.Addr())
+	return serve.Until(ctx, &http.Server{Handler: echo.Handler(), ReadHeaderTimeout: 10 * time.Second}, ln)
 }
