@@ -51,8 +51,13 @@ func main() {
 	flag.StringVar(&o.Config, "config", "examples/demo.json", "plugin configuration")
 	flag.StringVar(&o.Alg, "alg", "RS256", "signing algorithm of the identity provider: "+strings.Join(devidp.Algorithms, ", "))
 	flag.IntVar(&o.Workers, "workers", 2, "worker VMs")
-	flag.StringVar(&o.LogLevel, "log-level", "info", "proxy log level (trace, debug, info, warn, error)")
+	flag.StringVar(&o.LogLevel, "log-level", "info", "proxy log level (trace, debug, info, warn, error, critical)")
 	flag.Parse()
+	if flag.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "demo: unexpected arguments %q\n", flag.Args())
+		flag.Usage()
+		os.Exit(2)
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
