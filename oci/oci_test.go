@@ -329,16 +329,9 @@ func TestPushReportsABadReference(t *testing.T) {
 	}
 }
 
-func TestWriteLayoutRoundTrips(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "oci")
-	module := fakeModule("layout")
-	img, err := Image(module)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := WriteLayout(dir, "ghcr.io/scopegate/scopegate:0.1.0", img); err != nil {
-		t.Fatal(err)
-	}
+// readLayout opens the OCI image layout in dir and returns its index.
+func readLayout(t *testing.T, dir string) (layout.Path, *v1.IndexManifest) {
+	t.Helper()
 	p, err := layout.FromPath(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -351,6 +344,20 @@ func TestWriteLayoutRoundTrips(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return p, im
+}
+
+func TestWriteLayoutRoundTrips(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "oci")
+	module := fakeModule("layout")
+	img, err := Image(module)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteLayout(dir, "ghcr.io/scopegate/scopegate:0.1.0", img); err != nil {
+		t.Fatal(err)
+	}
+	p, im := readLayout(t, dir)
 	if len(im.Manifests) != 1 {
 		t.Fatalf("index lists %d manifests, want 1", len(im.Manifests))
 	}
@@ -385,18 +392,7 @@ func TestWriteLayoutOverwritesOnlyALayout(t *testing.T) {
 		if err := WriteLayout(dir, "", img2); err != nil {
 			t.Fatal(err)
 		}
-		p, err := layout.FromPath(dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		idx, err := p.ImageIndex()
-		if err != nil {
-			t.Fatal(err)
-		}
-		im, err := idx.IndexManifest()
-		if err != nil {
-			t.Fatal(err)
-		}
+		_, im := readLayout(t, dir)
 		want, _ := img2.Digest()
 		if len(im.Manifests) != 1 || im.Manifests[0].Digest != want {
 			t.Errorf("index = %+v, want only %s", im.Manifests, want)
