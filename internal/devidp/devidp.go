@@ -20,6 +20,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/scopegate/scopegate/internal/testjwt"
 )
 
 // ScopeKongAPIAccess is the scope the demo's protected route requires.
@@ -105,7 +107,7 @@ type Server struct {
 	mux *http.ServeMux
 
 	mu   sync.Mutex
-	keys []*signingKey // keys[0] signs; the rest are retired but still published
+	keys []*testjwt.Key // keys[0] signs; the rest are retired but still published
 	seq  int
 }
 
@@ -185,7 +187,7 @@ func (s *Server) Rotate(alg string, keepOld bool) (Rotation, error) {
 	if alg == "" {
 		alg = s.cfg.Alg
 		if len(s.keys) > 0 {
-			alg = s.keys[0].alg
+			alg = s.keys[0].Alg
 		}
 	}
 	s.seq++
@@ -195,13 +197,13 @@ func (s *Server) Rotate(alg string, keepOld bool) (Rotation, error) {
 		return Rotation{}, err
 	}
 	if keepOld || s.cfg.KeepOldKeys {
-		s.keys = append([]*signingKey{k}, s.keys...)
+		s.keys = append([]*testjwt.Key{k}, s.keys...)
 	} else {
-		s.keys = []*signingKey{k}
+		s.keys = []*testjwt.Key{k}
 	}
 	rot := Rotation{Kid: kid, Alg: alg}
 	for _, k := range s.keys {
-		rot.Kids = append(rot.Kids, k.kid)
+		rot.Kids = append(rot.Kids, k.Kid)
 	}
 	return rot, nil
 }
@@ -209,28 +211,23 @@ func (s *Server) Rotate(alg string, keepOld bool) (Rotation, error) {
 // JWKS returns the published key set document.
 func (s *Server) JWKS() []byte {
 	s.mu.Lock()
-	keys := make([]map[string]any, 0, len(s.keys))
-	for _, k := range s.keys {
-		keys = append(keys, k.jwk())
-	}
-	s.mu.Unlock()
-	out, _ := json.Marshal(map[string]any{"keys": keys})
-	return out
+	defer s.mu.Unlock()
+	return testjwt.JWKS(s.keys...)
 }
 
 // SigningKid returns the kid of the key that signs new tokens.
 func (s *Server) SigningKid() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.keys[0].kid
+	return s.keys[0].Kid
 }
 
 func (s *Server) discovery(w http.ResponseWriter, _ *http.Request) {
 	s.mu.Lock()
 	algs := []string{}
 	for _, k := range s.keys {
-		if !slices.Contains(algs, k.alg) {
-			algs = append(algs, k.alg)
+		if !slices.Contains(algs, k.Alg) {
+			algs = append(algs, k.Alg)
 		}
 	}
 	s.mu.Unlock()
@@ -427,26 +424,8 @@ func (s *Server) issue(sub, username, clientID string, scopes, groups []string) 
 	s.mu.Lock()
 	key := s.keys[0]
 	s.mu.Unlock()
-	tok, err := signJWT(key, claims)
-	return tok, ttl, err
-}
-
-// signJWT serializes claims as a compact JWS with an RFC 9068 "at+jwt" header.
-func signJWT(k *signingKey, claims map[string]any) (string, error) {
-	header, err := json.Marshal(map[string]string{"alg": k.alg, "typ": "at+jwt", "kid": k.kid})
-	if err != nil {
-		return "", err
-	}
-	payload, err := json.Marshal(claims)
-	if err != nil {
-		return "", err
-	}
-	input := b64(header) + "." + b64(payload)
-	sig, err := k.sign([]byte(input))
-	if err != nil {
-		return "", err
-	}
-	return input + "." + b64(sig), nil
+	// RFC 9068 names access tokens "at+jwt" in the header.
+	return key.Sign(claims, map[string]any{"typ": "at+jwt"}), ttl, nil
 }
 
 // subjectOf derives a stable, opaque, UUID-shaped subject from a username,
