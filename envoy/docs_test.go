@@ -19,26 +19,46 @@ import (
 	"github.com/scopegate/scopegate/filter"
 )
 
-// The snippets in docs/ are what users copy, so they are checked like the
+// The snippets in README.md are what users copy, so they are checked like the
 // full example files: Envoy fragments against Envoy's types, Istio objects
-// against Istio's, plugin configurations against scopegate's parser.
+// against Istio's, plugin configurations against scopegate's parser. Each
+// check reads one top-level section of the README.
 
-// codeBlock is one fenced block of a Markdown file.
+// README sections whose code blocks the tests check.
+const (
+	configurationSection = "Configuration reference"
+	envoySection         = "Install in Envoy"
+	istioSection         = "Install in Istio"
+	migrationSection     = "Migrating from Kong, Envoy jwt_authn and Istio"
+)
+
+// codeBlock is one fenced block of README.md; line is its line in the file.
 type codeBlock struct {
 	lang, text string
 	line       int
 }
 
-func codeBlocks(t *testing.T, doc string) []codeBlock {
+// codeBlocks returns the fenced blocks of the README section titled
+// "## <section>" (up to the next "## " heading).
+func codeBlocks(t *testing.T, section string) []codeBlock {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join("..", "docs", doc))
+	data, err := os.ReadFile(filepath.Join("..", "README.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var blocks []codeBlock
 	var cur *codeBlock
+	inSection, found := false, false
 	for i, line := range strings.Split(string(data), "\n") {
 		trimmed := strings.TrimSpace(line)
+		if cur == nil && strings.HasPrefix(line, "## ") {
+			inSection = strings.TrimPrefix(line, "## ") == section
+			found = found || inSection
+			continue
+		}
+		if !inSection {
+			continue
+		}
 		switch {
 		case cur == nil && strings.HasPrefix(trimmed, "```"):
 			cur = &codeBlock{lang: strings.TrimPrefix(trimmed, "```"), line: i + 1}
@@ -49,8 +69,11 @@ func codeBlocks(t *testing.T, doc string) []codeBlock {
 			cur.text += line + "\n"
 		}
 	}
+	if !found {
+		t.Fatalf("README.md has no section %q", section)
+	}
 	if cur != nil {
-		t.Fatalf("%s: unterminated code block at line %d", doc, cur.line)
+		t.Fatalf("README.md: unterminated code block at line %d", cur.line)
 	}
 	return blocks
 }
@@ -84,13 +107,13 @@ func yamlList[T any, P interface {
 
 func TestEveryJSONConfigurationInTheDocsParses(t *testing.T) {
 	var n int
-	for _, doc := range []string{"configuration.md", "envoy.md", "istio.md", "migration.md"} {
+	for _, doc := range []string{configurationSection, envoySection, istioSection, migrationSection} {
 		for _, b := range codeBlocks(t, doc) {
 			if b.lang != "json" {
 				continue
 			}
 			n++
-			t.Run(fmt.Sprintf("the JSON at %s:%d is a valid scopegate configuration", doc, b.line), func(t *testing.T) {
+			t.Run(fmt.Sprintf("the JSON at README.md:%d (%s) is a valid scopegate configuration", b.line, doc), func(t *testing.T) {
 				if _, err := filter.ParseConfig([]byte(b.text)); err != nil {
 					t.Fatal(err)
 				}
@@ -98,12 +121,12 @@ func TestEveryJSONConfigurationInTheDocsParses(t *testing.T) {
 		}
 	}
 	if n == 0 {
-		t.Fatal("no JSON configuration found in the docs")
+		t.Fatal("no JSON configuration found in the README")
 	}
 }
 
 func TestEnvoyDocSnippetsAreValidEnvoyConfig(t *testing.T) {
-	blocks := codeBlocks(t, "envoy.md")
+	blocks := codeBlocks(t, envoySection)
 	var filters []*hcmv3.HttpFilter
 	clusters := map[string]*clusterv3.Cluster{}
 	for _, b := range blocks {
@@ -123,14 +146,14 @@ func TestEnvoyDocSnippetsAreValidEnvoyConfig(t *testing.T) {
 				clusters[c.GetName()] = c
 			}
 		default:
-			t.Errorf("envoy.md:%d: a YAML block that is neither an HTTP filter nor a cluster; teach this test about it", b.line)
+			t.Errorf("README.md:%d: a YAML block that is neither an HTTP filter nor a cluster; teach this test about it", b.line)
 		}
 		if err != nil {
-			t.Errorf("envoy.md:%d: %v", b.line, err)
+			t.Errorf("README.md:%d: %v", b.line, err)
 		}
 	}
 	if len(filters) != 1 || len(clusters) != 1 {
-		t.Fatalf("found %d filters and %d clusters in envoy.md, want the Wasm filter and the IdP cluster", len(filters), len(clusters))
+		t.Fatalf("found %d filters and %d clusters in the README's Envoy section, want the Wasm filter and the IdP cluster", len(filters), len(clusters))
 	}
 	w := &wasmfilterv3.Wasm{}
 	if err := filters[0].GetTypedConfig().UnmarshalTo(w); err != nil {
@@ -143,13 +166,13 @@ func TestEnvoyDocSnippetsAreValidEnvoyConfig(t *testing.T) {
 
 func TestIstioDocObjectsAreValidIstioConfig(t *testing.T) {
 	var docs []string
-	for _, b := range codeBlocks(t, "istio.md") {
+	for _, b := range codeBlocks(t, istioSection) {
 		if b.lang == "yaml" && strings.Contains(b.text, "apiVersion:") {
 			docs = append(docs, b.text)
 		}
 	}
 	if len(docs) < 2 {
-		t.Fatalf("found %d Istio objects blocks in istio.md, want the ServiceEntry/DestinationRule and the WasmPlugin", len(docs))
+		t.Fatalf("found %d Istio objects blocks in the README's Istio section, want the ServiceEntry/DestinationRule and the WasmPlugin", len(docs))
 	}
 	if err := validateIstioYAML([]byte(strings.Join(docs, "\n---\n"))); err != nil {
 		t.Fatal(err)
@@ -161,7 +184,7 @@ func TestIstioDocObjectsAreValidIstioConfig(t *testing.T) {
 // WasmPlugin's pluginConfig must satisfy scopegate's parser.
 func TestMigrationSideBySideUsesRealFields(t *testing.T) {
 	var objects int
-	for _, b := range codeBlocks(t, "migration.md") {
+	for _, b := range codeBlocks(t, migrationSection) {
 		if b.lang != "yaml" || !strings.Contains(b.text, "kind:") {
 			continue
 		}
@@ -169,16 +192,16 @@ func TestMigrationSideBySideUsesRealFields(t *testing.T) {
 			objects++
 			js, err := yaml.YAMLToJSON(doc)
 			if err != nil {
-				t.Fatalf("migration.md:%d: %v", b.line, err)
+				t.Fatalf("README.md:%d: %v", b.line, err)
 			}
 			var obj struct {
 				Kind string
 				Spec json.RawMessage
 			}
 			if err := json.Unmarshal(js, &obj); err != nil {
-				t.Fatalf("migration.md:%d: %v", b.line, err)
+				t.Fatalf("README.md:%d: %v", b.line, err)
 			}
-			t.Run(fmt.Sprintf("the %s at migration.md:%d decodes", obj.Kind, b.line), func(t *testing.T) {
+			t.Run(fmt.Sprintf("the %s at README.md:%d decodes", obj.Kind, b.line), func(t *testing.T) {
 				var spec proto.Message
 				for key, newSpec := range istioKinds {
 					if strings.HasSuffix(key, "/"+obj.Kind) {
@@ -204,6 +227,6 @@ func TestMigrationSideBySideUsesRealFields(t *testing.T) {
 		}
 	}
 	if objects < 3 {
-		t.Fatalf("found %d objects in migration.md's side-by-side table, want RequestAuthentication, AuthorizationPolicy and WasmPlugin", objects)
+		t.Fatalf("found %d objects in the README's migration side-by-side table, want RequestAuthentication, AuthorizationPolicy and WasmPlugin", objects)
 	}
 }
