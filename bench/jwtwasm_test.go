@@ -17,7 +17,7 @@ var b64 = base64.RawURLEncoding.Strict()
 // BenchmarkJWTInWasm runs the jwt package's request-path operations inside
 // the VM (bench/testdata/jwtguest, timed by the guest's own clock) and
 // natively in this process on the same token, so the table shows what wasm
-// costs for each: "native" is the baseline.
+// costs for each: "baseline" is the same code run natively.
 func BenchmarkJWTInWasm(b *testing.B) {
 	for _, alg := range []string{"RS256", "ES256", "HS256"} {
 		k := keyFor(alg)
@@ -71,7 +71,7 @@ func BenchmarkJWTInWasm(b *testing.B) {
 					}
 					b.ReportMetric(float64(res[0])/float64(b.N), "ns/op")
 				})
-				b.Run("native", func(b *testing.B) {
+				b.Run("baseline", func(b *testing.B) {
 					for b.Loop() {
 						if !o.native() {
 							b.Fatal(o.name + " failed")
