@@ -151,11 +151,11 @@ type Config struct {
 
 // LogEntry is one log line from a plugin (proxy_log, or stdout/stderr through fd_write).
 type LogEntry struct {
-	Time    time.Time
-	Level   LogLevel
-	Plugin  string
-	VM      string
-	Message string
+	Time    time.Time // when the host received it
+	Level   LogLevel  // fd_write maps stdout to info and stderr to error, as Envoy does
+	Plugin  string    // Config.PluginName
+	VM      string    // "canary" or "worker-N": which VM logged it
+	Message string    // the text, without a trailing newline
 }
 
 // Rules a Violation can name.
@@ -172,9 +172,9 @@ const (
 
 // Violation is one breach of Envoy's rules by the guest.
 type Violation struct {
-	Rule   string
-	VM     string
-	Detail string
+	Rule   string // one of the Rule* constants
+	VM     string // "canary" or "worker-N"
+	Detail string // what the guest did, naming the call
 }
 
 // String renders the violation for logs and errors.
@@ -188,10 +188,14 @@ type MemoryStats struct {
 
 // Request is one HTTP request as the filter sees it.
 type Request struct {
+	// Method, Path (with the query string) and Authority become :method,
+	// :path and :authority; empty Method and Path mean GET and /.
 	Method, Path, Authority string
 	// Headers are the regular (non-pseudo) request headers; names are lowercased.
 	Headers [][2]string
-	Body    []byte
+	// Body is the request body; when not empty, on_request_body follows
+	// on_request_headers.
+	Body []byte
 	// Scheme is :scheme (default "http").
 	Scheme string
 	// RemoteAddr is the downstream address ("ip:port", property source.address).
