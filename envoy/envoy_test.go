@@ -301,35 +301,16 @@ func TestEveryEnvoyYAMLLoadsIntoEnvoysTypesAndScopegatesParser(t *testing.T) {
 }
 
 func TestTheDiscoveryExampleHasSeveralProvidersAndRules(t *testing.T) {
-	data, err := os.ReadFile("envoy-discovery.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	bs, err := loadBootstrap(data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hcms, err := httpConnectionManagers(bs)
-	if err != nil {
-		t.Fatal(err)
+	configs := envoyPluginConfigs(t, "envoy-discovery.yaml")
+	if len(configs) != 1 {
+		t.Fatalf("found %d scopegate filters, want 1", len(configs))
 	}
 	var cfg *filter.Config
-	for _, hcm := range hcms {
-		for _, hf := range hcm.GetHttpFilters() {
-			w := &wasmfilterv3.Wasm{}
-			if hf.GetTypedConfig().UnmarshalTo(w) == nil {
-				sv := &wrapperspb.StringValue{}
-				if err := w.GetConfig().GetConfiguration().UnmarshalTo(sv); err != nil {
-					t.Fatal(err)
-				}
-				if cfg, err = filter.ParseConfig([]byte(sv.GetValue())); err != nil {
-					t.Fatal(err)
-				}
-			}
+	for where, raw := range configs {
+		var err error
+		if cfg, err = filter.ParseConfig(raw); err != nil {
+			t.Fatalf("%s: %v", where, err)
 		}
-	}
-	if cfg == nil {
-		t.Fatal("no scopegate filter found")
 	}
 	var discovery bool
 	for _, p := range cfg.Providers {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -25,40 +26,49 @@ import (
 // real module, loaded the way Envoy loads it (canary VM, worker VM, Envoy's
 // WASI surface), accepts every plugin configuration we ship and enforces it.
 
+// envoyPluginConfigs returns the plugin configuration of every wasm HTTP
+// filter in the Envoy bootstrap file f, keyed by where it sits.
+func envoyPluginConfigs(t *testing.T, f string) map[string][]byte {
+	t.Helper()
+	data, err := os.ReadFile(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bs, err := loadBootstrap(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hcms, err := httpConnectionManagers(bs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][]byte{}
+	for where, hcm := range hcms {
+		for i, hf := range hcm.GetHttpFilters() {
+			w := &wasmfilterv3.Wasm{}
+			if !hf.GetTypedConfig().MessageIs(w) {
+				continue
+			}
+			sv := &wrapperspb.StringValue{}
+			if err := hf.GetTypedConfig().UnmarshalTo(w); err != nil {
+				t.Fatal(err)
+			}
+			if err := w.GetConfig().GetConfiguration().UnmarshalTo(sv); err != nil {
+				t.Fatal(err)
+			}
+			out[fmt.Sprintf("%s %s http filter %d", f, where, i)] = []byte(sv.GetValue())
+		}
+	}
+	return out
+}
+
 // shippedPluginConfigs returns every plugin configuration in envoy/ and
 // envoy/istio/, keyed by where it came from.
 func shippedPluginConfigs(t *testing.T) map[string][]byte {
 	t.Helper()
 	out := map[string][]byte{}
 	for _, f := range envoyYAMLs(t) {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		bs, err := loadBootstrap(data)
-		if err != nil {
-			t.Fatal(err)
-		}
-		hcms, err := httpConnectionManagers(bs)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for where, hcm := range hcms {
-			for i, hf := range hcm.GetHttpFilters() {
-				w := &wasmfilterv3.Wasm{}
-				if !hf.GetTypedConfig().MessageIs(w) {
-					continue
-				}
-				sv := &wrapperspb.StringValue{}
-				if err := hf.GetTypedConfig().UnmarshalTo(w); err != nil {
-					t.Fatal(err)
-				}
-				if err := w.GetConfig().GetConfiguration().UnmarshalTo(sv); err != nil {
-					t.Fatal(err)
-				}
-				out[fmt.Sprintf("%s %s http filter %d", f, where, i)] = []byte(sv.GetValue())
-			}
-		}
+		maps.Copy(out, envoyPluginConfigs(t, f))
 	}
 	for _, f := range istioYAMLs(t) {
 		data, err := os.ReadFile(f)
