@@ -47,6 +47,7 @@ type faultyIdP struct {
 	mode      idpMode
 	jwks      []byte
 	discovery []byte
+	delay     time.Duration // ok answers are taken when the request arrives and sent this much later
 	hits      atomic.Int64
 }
 
@@ -79,7 +80,7 @@ func (f *faultyIdP) setIssuer(iss string) {
 func (f *faultyIdP) serve(w http.ResponseWriter, r *http.Request) {
 	n := f.hits.Add(1)
 	f.mu.Lock()
-	mode, jwks, doc := f.mode, f.jwks, f.discovery
+	mode, jwks, doc, delay := f.mode, f.jwks, f.discovery, f.delay
 	f.mu.Unlock()
 	if mode == idpFlapping {
 		mode = idpOK
@@ -93,6 +94,9 @@ func (f *faultyIdP) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	switch mode {
 	case idpOK:
+		if delay > 0 {
+			time.Sleep(delay)
+		}
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(good)
 	case idpReset:
@@ -478,6 +482,43 @@ func TestIdPFaultNewKidAfterAnotherVMsFetchGetsItsOwnRefetch(t *testing.T) {
 		if d := fh.doOn(t, 0, fresh.Sign(testjwt.Claims(faultIssuer, "alice", now, "orders.read"), nil)); !d.Continue {
 			t.Fatalf("round %d: a token under the newly published kid got %d %s", i, d.Status, d.Body)
 		}
+	}
+	fh.requireClean(t)
+}
+
+// A kid first seen while another VM's fetch is in flight must wait for a
+// fetch that starts after it: the one in flight was answered from the key
+// set as it was before the kid was published.
+func TestIdPFaultNewKidDuringAnotherVMsFetchGetsItsOwnRefetch(t *testing.T) {
+	base := testjwt.CachedKey("RS256", "kid-race-base")
+	now := time.Now()
+	f := newFaultyIdP(t, idpOK, base)
+	fh := newFaultHost(t, faultConfig("remote_jwks", 600), f)
+	fh.recovered(t, base.Sign(testjwt.Claims(faultIssuer, "alice", now, "orders.read"), nil))
+	f.mu.Lock()
+	f.delay = 150 * time.Millisecond // under the 300 ms callout timeout
+	f.mu.Unlock()
+	published := []*testjwt.Key{base}
+	for i := range 3 {
+		hits := f.hits.Load()
+		ghost := base.WithKid("ghost-"+strconv.Itoa(i)).Sign(testjwt.Claims(faultIssuer, "g", now, "orders.read"), nil)
+		done := make(chan host.Decision, 1)
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			d, _ := fh.h.DoOn(ctx, 1, host.Request{Method: "GET", Path: "/orders", Authority: "api", Headers: bearer(ghost)})
+			done <- d
+		}()
+		// Worker 1's refetch has reached the IdP and is being answered from
+		// the old key set; now the IdP publishes a key and worker 0 sees it.
+		faultWaitUntil(t, "worker 1's refetch at the IdP", func() bool { return f.hits.Load() > hits })
+		fresh := base.WithKid("inflight-" + strconv.Itoa(i))
+		published = append(published, fresh)
+		f.setKeys(published...)
+		if d := fh.doOn(t, 0, fresh.Sign(testjwt.Claims(faultIssuer, "alice", now, "orders.read"), nil)); !d.Continue {
+			t.Fatalf("round %d: a token under the newly published kid got %d %s", i, d.Status, d.Body)
+		}
+		requireOutcome(t, <-done, deniedInvalid)
 	}
 	fh.requireClean(t)
 }

@@ -17,6 +17,11 @@ import (
 func (s *keyStore) startFetch(src *source, now time.Time) {
 	src.attempt++
 	src.inFlight = true
+	if src.forceWanted {
+		// This attempt starts after the unknown kid was seen: its result,
+		// whatever generation it gets, is the refetch.
+		src.forceGen = min(src.forceGen, src.rec.gen)
+	}
 	src.attemptStart = now
 	src.inFlightUntil = now.Add(src.bound())
 	a := src.attempt

@@ -93,8 +93,8 @@ type source struct {
 	attemptStart  time.Time
 	inFlightUntil time.Time
 
-	// forceWanted: an unknown-kid refetch waits for the next fetch result,
-	// i.e. for the record's gen or failedAt to move past forceGen/forceFailedAt.
+	// forceWanted: an unknown-kid refetch waits for a fetch result newer than
+	// the kid: the record's gen passing forceGen, or its failedAt moving.
 	forceWanted    bool
 	forceGen       uint64
 	forceFailedAt  int64
@@ -203,7 +203,7 @@ func (src *source) bound() time.Duration {
 // present and no unknown-kid refetch is outstanding, or there is no set and
 // fetching failed.
 func (s *keyStore) settle(src *source) {
-	if src.forceWanted && (src.rec.gen != src.forceGen || src.rec.failedAt != src.forceFailedAt) {
+	if src.forceWanted && (src.rec.gen > src.forceGen || src.rec.failedAt != src.forceFailedAt) {
 		src.forceWanted = false
 	}
 	if len(src.waiters) == 0 {
@@ -315,6 +315,12 @@ func (s *keyStore) refetchForKid(p *Provider, kid string, streamID uint32, resum
 		}
 		src.forceWanted, src.lastKidRefetch = true, now
 		src.forceGen, src.forceFailedAt = rec.gen, rec.failedAt
+		// A fetch another VM has in flight predates this kid too, so its
+		// result does not count either (startFetch lowers the mark once
+		// this VM fetches itself).
+		if rec.leaseOwner != 0 && rec.leaseOwner != s.vmID && rec.leaseUntil > now {
+			src.forceGen++
+		}
 		abi.LogInfo("scopegate: provider " + src.names + ": token signed with unknown kid " + quoteShort(kid) + "; refetching the key set")
 	}
 	s.park(src, streamID, resume)
