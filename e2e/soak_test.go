@@ -207,6 +207,18 @@ func TestSoak(t *testing.T) {
 	if n := wrong.Load(); n != 0 {
 		t.Errorf("%d wrong decisions, e.g. %q", n, wrongSamples)
 	}
+	// Every answered request is counted exactly once.
+	var counted uint64
+	for _, name := range []string{"scopegate.allowed", "scopegate.denied.missing", "scopegate.denied.invalid", "scopegate.denied.scope", "scopegate.denied.unavailable"} {
+		n, _ := h.Metric(name)
+		counted += n
+	}
+	if n, _ := h.Metric("scopegate.denied.unavailable"); n != 0 {
+		t.Errorf("%d requests denied as unavailable with local keys", n)
+	}
+	if counted != uint64(served.Load()) {
+		t.Errorf("the decision counters sum to %d, but %d requests were served", counted, served.Load())
+	}
 	if served.Load()-startServed == 0 {
 		t.Error("no request was served after the warm-up")
 	}
