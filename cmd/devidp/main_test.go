@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
+	"flag"
 	"io"
 	"net/http"
 	"strings"
@@ -57,6 +59,15 @@ func TestDevIdPCommand(t *testing.T) {
 		{"a non-positive token lifetime is an error", []string{"-ttl", "0s"}, "-ttl"},
 		{"an unknown flag is an error", []string{"-nope"}, "nope"},
 	}
+	t.Run("-h is flag.ErrHelp, which main answers with the usage and exit 0", func(t *testing.T) {
+		var usage strings.Builder
+		if err := run(context.Background(), []string{"-h"}, &usage); !errors.Is(err, flag.ErrHelp) {
+			t.Fatalf("run(-h) = %v, want flag.ErrHelp", err)
+		}
+		if !strings.Contains(usage.String(), "-alg") {
+			t.Errorf("usage does not document -alg:\n%s", usage.String())
+		}
+	})
 	for _, c := range bad {
 		t.Run(c.name, func(t *testing.T) {
 			err := run(context.Background(), c.args, io.Discard)
