@@ -33,7 +33,7 @@ var (
 func RepoRoot() (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("wasmbuild: finding the module root: %w", err)
 	}
 	for {
 		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
@@ -63,13 +63,13 @@ func Build(pkg string, opts Options) (string, error) {
 	}
 	outDir := filepath.Join(root, "dist", "test")
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
-		return "", err
+		return "", fmt.Errorf("wasmbuild: output directory: %w", err)
 	}
 	name := strings.NewReplacer("/", "_", ".", "_", "|", "_", ",", "_").Replace(key) + ".wasm"
 	out := filepath.Join(outDir, name)
 	tmp, err := os.CreateTemp(outDir, "build-*.wasm")
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("wasmbuild %s: %w", pkg, err)
 	}
 	tmp.Close()
 	args := []string{"build", "-buildmode=c-shared", "-trimpath"}
@@ -90,11 +90,12 @@ func Build(pkg string, opts Options) (string, error) {
 	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
 	if outb, err := cmd.CombinedOutput(); err != nil {
 		os.Remove(tmp.Name())
-		return "", fmt.Errorf("wasmbuild %s: %v\n%s", pkg, err, outb)
+		return "", fmt.Errorf("wasmbuild %s: %w\n%s", pkg, err, outb)
 	}
 	// Rename is atomic, so test packages running in parallel never read a half-written module.
 	if err := os.Rename(tmp.Name(), out); err != nil {
-		return "", err
+		os.Remove(tmp.Name())
+		return "", fmt.Errorf("wasmbuild %s: %w", pkg, err)
 	}
 	built[key] = out
 	return out, nil
