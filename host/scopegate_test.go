@@ -74,8 +74,11 @@ func TestRealScopegateModule(t *testing.T) {
 			t.Fatalf("decision = %+v, want 403", d)
 		}
 	})
-	for i := 0; i < 50; i++ {
-		h.Do(ctx, Request{Method: "GET", Path: "/orders", Authority: "api", Headers: bearer})
+	const repeats = 50
+	for range repeats {
+		if d, err := h.Do(ctx, Request{Method: "GET", Path: "/orders", Authority: "api", Headers: bearer}); err != nil || !d.Continue {
+			t.Fatalf("repeated valid request: %+v, %v", d, err)
+		}
 	}
 	h.Tick(ctx)
 	if vs := h.Violations(); len(vs) != 0 {
@@ -84,8 +87,15 @@ func TestRealScopegateModule(t *testing.T) {
 	if h.Traps() != 0 {
 		t.Errorf("traps = %d, want none; log:\n%s", h.Traps(), log.String())
 	}
-	if n, ok := h.Metric("scopegate.allowed"); !ok || n < 2 {
-		t.Errorf("scopegate.allowed = %d (%v), want at least 2", n, ok)
+	// One allowed request per worker, then the repeats; the 401 and 403 are not counted.
+	if n, ok := h.Metric("scopegate.allowed"); !ok || n != uint64(h.Workers()+repeats) {
+		t.Errorf("scopegate.allowed = %d (%v), want %d", n, ok, h.Workers()+repeats)
+	}
+	if n, _ := h.Metric("scopegate.denied.missing"); n != 1 {
+		t.Errorf("scopegate.denied.missing = %d, want 1", n)
+	}
+	if n, _ := h.Metric("scopegate.denied.scope"); n != 1 {
+		t.Errorf("scopegate.denied.scope = %d, want 1", n)
 	}
 }
 
