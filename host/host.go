@@ -158,16 +158,15 @@ type LogEntry struct {
 	Message string    // the text, without a trailing newline
 }
 
-// Rules a Violation can name.
+// Rules a Violation can name. A module Envoy would refuse outright (an
+// import it does not provide, a missing allocator, a bad export signature)
+// is a load error from New instead.
 const (
-	RuleInitCall       = "initialize-restricted-call" // a call other than proxy_log/WASI during _initialize
-	RuleAllocatorCall  = "allocator-restricted-call"  // a call other than proxy_log/fd_write/clock_time_get inside the allocator
-	RuleHTTPCall       = "http-call"                  // proxy_http_call with an unknown cluster, missing pseudo headers or no timeout
-	RuleHeaderMapLimit = "header-map-limit"           // a header map over 1024 pairs or 1 MiB (treated as empty)
-	// RuleMalformedHeaderMap is a serialized header map from the guest that
-	// does not parse; Envoy treats it as empty without an error status.
-	RuleMalformedHeaderMap = "malformed-header-map"
-	RuleMissingFunction    = "missing-function" // a required export is absent
+	RuleInitCall           = "initialize-restricted-call" // a call other than proxy_log/WASI during _initialize
+	RuleAllocatorCall      = "allocator-restricted-call"  // a call other than proxy_log/fd_write/clock_time_get inside the allocator
+	RuleHTTPCall           = "http-call"                  // proxy_http_call with an unknown cluster, missing pseudo headers or no timeout
+	RuleHeaderMapLimit     = "header-map-limit"           // a guest header map over 1024 pairs or 1 MiB (Envoy treats it as empty)
+	RuleMalformedHeaderMap = "malformed-header-map"       // a guest header map that does not parse (Envoy treats it as empty, status OK)
 )
 
 // Violation is one breach of Envoy's rules by the guest.
