@@ -56,66 +56,57 @@ func (r *metricRegistry) define(kind uint32, name string) (uint32, uint32) {
 	return uint32(len(r.byID)), statusOK
 }
 
-func (r *metricRegistry) lookup(id uint32) *metric {
-	if id == 0 || int(id) > len(r.byID) {
-		return nil
-	}
-	return r.byID[id-1]
-}
-
-func (r *metricRegistry) increment(id uint32, offset int64) uint32 {
+// update runs change on metric id under the registry's lock; an unknown id
+// is NOT_FOUND.
+func (r *metricRegistry) update(id uint32, change func(m *metric) uint32) uint32 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	m := r.lookup(id)
-	if m == nil {
+	if id == 0 || int(id) > len(r.byID) {
 		return statusNotFound
 	}
-	switch m.kind {
-	case metricCounter:
-		if offset < 0 {
+	return change(r.byID[id-1])
+}
+
+// increment is proxy_increment_metric: counters only grow, gauges move
+// either way, histograms cannot be incremented.
+func (r *metricRegistry) increment(id uint32, offset int64) uint32 {
+	return r.update(id, func(m *metric) uint32 {
+		switch {
+		case m.kind == metricGauge, m.kind == metricCounter && offset >= 0:
+			m.value += offset
+			return statusOK
+		}
+		return statusBadArgument
+	})
+}
+
+// record is proxy_record_metric: a gauge takes the value, a histogram counts
+// it, and a counter only moves forward to it.
+func (r *metricRegistry) record(id uint32, value uint64) uint32 {
+	return r.update(id, func(m *metric) uint32 {
+		switch m.kind {
+		case metricCounter:
+			m.value = max(m.value, int64(value))
+		case metricGauge:
+			m.value = int64(value)
+		case metricHistogram:
+			m.count++
+			m.sum += value
+		}
+		return statusOK
+	})
+}
+
+// get is proxy_get_metric; a histogram has no single value (BAD_ARGUMENT).
+func (r *metricRegistry) get(id uint32) (val uint64, status uint32) {
+	status = r.update(id, func(m *metric) uint32 {
+		if m.kind == metricHistogram {
 			return statusBadArgument
 		}
-		m.value += offset
-	case metricGauge:
-		m.value += offset
-	default:
-		return statusBadArgument
-	}
-	return statusOK
-}
-
-func (r *metricRegistry) record(id uint32, value uint64) uint32 {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	m := r.lookup(id)
-	if m == nil {
-		return statusNotFound
-	}
-	switch m.kind {
-	case metricCounter:
-		if int64(value) > m.value {
-			m.value = int64(value)
-		}
-	case metricGauge:
-		m.value = int64(value)
-	case metricHistogram:
-		m.count++
-		m.sum += value
-	}
-	return statusOK
-}
-
-func (r *metricRegistry) get(id uint32) (uint64, uint32) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	m := r.lookup(id)
-	if m == nil {
-		return 0, statusNotFound
-	}
-	if m.kind == metricHistogram {
-		return 0, statusBadArgument
-	}
-	return uint64(m.value), statusOK
+		val = uint64(m.value)
+		return statusOK
+	})
+	return val, status
 }
 
 func (r *metricRegistry) value(name string) (uint64, bool) {
