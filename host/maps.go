@@ -159,20 +159,19 @@ func (v *vm) setHeaderMapPairs(s []uint64) uint32 {
 	if m == nil {
 		return statusBadArgument
 	}
-	pairs := v.decodeGuestPairs(data, "proxy_set_header_map_pairs")
-	for i := range pairs {
-		pairs[i][0] = strings.ToLower(pairs[i][0])
-	}
-	*m = pairs
+	*m = v.decodeGuestPairs(data, "proxy_set_header_map_pairs")
 	return statusOK
 }
 
-// decodeGuestPairs decodes a map the guest handed over. Envoy's
-// PairsUtil::toPairs turns a map over its limits, and a malformed one, into
-// an empty map without telling the guest, so the host does the same and
-// reports the violation.
+// decodeGuestPairs decodes a map the guest handed over, with lowercased
+// names as in Envoy's header maps. Envoy's PairsUtil::toPairs turns a map
+// over its limits, and a malformed one, into an empty map without telling
+// the guest, so the host does the same and reports the violation.
 func (v *vm) decodeGuestPairs(data []byte, where string) [][2]string {
 	pairs, err := decodePairs(data)
+	for i := range pairs {
+		pairs[i][0] = strings.ToLower(pairs[i][0])
+	}
 	switch {
 	case errors.Is(err, errPairsTooLarge):
 		v.h.violation(v.name, RuleHeaderMapLimit, where+": header map over 1024 pairs or 1 MiB, treated as empty")

@@ -226,9 +226,6 @@ func (v *vm) sendLocalResponse(a []uint64) uint32 {
 		return statusBadArgument
 	}
 	pairs := v.decodeGuestPairs(hdrs, "proxy_send_local_response")
-	for i := range pairs {
-		pairs[i][0] = strings.ToLower(pairs[i][0])
-	}
 	if st.local == nil {
 		st.local = &Decision{Status: int(u32(a[0])), ResponseHeaders: pairs, Body: append([]byte(nil), body...)}
 	}
