@@ -90,6 +90,33 @@ func TestHandlerEndToEnd(t *testing.T) {
 	})
 }
 
+func TestHandlerAnswers413ForABodyOverItsBuffer(t *testing.T) {
+	reached := make(chan struct{}, 1)
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		reached <- struct{}{}
+	}))
+	defer upstream.Close()
+	h := newTestHost(t, "pass", func(c *Config) { c.Upstream = upstream.URL })
+	proxy := httptest.NewServer(h.Handler())
+	defer proxy.Close()
+	resp, err := http.Post(proxy.URL+"/upload", "application/octet-stream", strings.NewReader(strings.Repeat("x", maxRequestBody+1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Fatalf("status %d, want 413 rather than a cut body going through", resp.StatusCode)
+	}
+	if n, _ := h.Metric("pass.requests"); n != 0 {
+		t.Errorf("the filter saw %d requests, want none", n)
+	}
+	select {
+	case <-reached:
+		t.Error("the upstream received the request")
+	default:
+	}
+}
+
 func TestHandlerAnswers503WhenTheUpstreamIsDown(t *testing.T) {
 	dead := httptest.NewServer(http.NotFoundHandler())
 	dead.Close()

@@ -11,7 +11,8 @@ import (
 	"strings"
 )
 
-// maxRequestBody bounds a request body buffered for the filter.
+// maxRequestBody bounds a request body buffered for the filter; a larger one
+// is answered 413.
 const maxRequestBody = 32 << 20
 
 // hopHeaders are connection-level headers a proxy never forwards.
@@ -29,9 +30,15 @@ func (h *Host) Handler() http.Handler {
 }
 
 func (h *Host) serveHTTP(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxRequestBody))
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxRequestBody+1))
 	if err != nil {
 		http.Error(w, "reading request body: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	if len(body) > maxRequestBody {
+		// Envoy answers 413 when a body overflows its buffer; a cut body
+		// must never reach the filter or the upstream as if complete.
+		http.Error(w, "Payload Too Large", http.StatusRequestEntityTooLarge)
 		return
 	}
 	req := Request{
