@@ -161,12 +161,9 @@ func requireOutcome(t *testing.T, d host.Decision, want outcome) {
 			fail("401 invalid_token with a description")
 		}
 	case deniedMultiple:
-		// Two lead rulings disagree on whether the 400 challenge carries
-		// error_description (see the hardening report); both exact forms pass,
-		// nothing else does, and the body always carries the description.
-		const bare, prefix = `Bearer error="invalid_request"`, `Bearer error="invalid_request", error_description="`
-		withDesc := strings.HasPrefix(challenge, prefix) && strings.HasSuffix(challenge, `"`) && len(challenge) > len(prefix)+1
-		if d.Status != 400 || (challenge != bare && !withDesc) || body.Error != "invalid_request" || body.ErrorDescription == "" {
+		// DESIGN §4: the challenge is exactly error="invalid_request"; the
+		// description is in the body.
+		if d.Status != 400 || challenge != `Bearer error="invalid_request"` || body.Error != "invalid_request" || body.ErrorDescription == "" {
 			fail("400 invalid_request")
 		}
 	case deniedScope:
