@@ -101,7 +101,13 @@ func (h *httpContext) authorize() (action types.Action) {
 		pc.m.allowed.Increment(1)
 		return types.ActionContinue
 	}
-	req := cfg.selectRequirement(pathOnly, method)
+	matchPath, ambiguous := cfg.rulePath(pathOnly, method)
+	if ambiguous {
+		pc.send(&denial{kind: denyBadRequest, description: "the request path is ambiguous",
+			reason: "encoded slashes in the path would select another rule"}, method, path)
+		return types.ActionPause
+	}
+	req := cfg.selectRequirement(matchPath, method)
 	if req.alwaysAllows {
 		pc.m.allowed.Increment(1)
 		return types.ActionContinue
@@ -110,7 +116,7 @@ func (h *httpContext) authorize() (action types.Action) {
 	tok, n := cfg.extractToken(headers, path)
 	switch {
 	case n > 1:
-		pc.send(&denial{kind: denyMultiple, description: "the request carries more than one access token",
+		pc.send(&denial{kind: denyBadRequest, description: "the request carries more than one access token",
 			reason: "more than one token in the request"}, method, path)
 		return types.ActionPause
 	case n == 0:

@@ -12,7 +12,7 @@ type denialKind uint8
 
 const (
 	denyMissing     denialKind = iota + 1 // 401, no token where one is required
-	denyMultiple                          // 400, token in more than one place
+	denyBadRequest                        // 400 invalid_request: more than one token, or an ambiguous path
 	denyInvalid                           // 401, the token is not acceptable
 	denyScope                             // 403, valid token, requirement not met
 	denyUnavailable                       // 503, signing keys could not be obtained
@@ -32,7 +32,7 @@ func (d *denial) status() uint32 {
 	switch d.kind {
 	case denyMissing, denyInvalid:
 		return 401
-	case denyMultiple:
+	case denyBadRequest:
 		return 400
 	case denyScope:
 		return 403
@@ -48,7 +48,7 @@ func (d *denial) errorCode() string {
 	switch d.kind {
 	case denyMissing:
 		return "unauthorized"
-	case denyMultiple:
+	case denyBadRequest:
 		return "invalid_request"
 	case denyInvalid:
 		return "invalid_token"
@@ -79,7 +79,7 @@ func (d *denial) wwwAuthenticate(realm string) string {
 	switch d.kind {
 	case denyMissing:
 		// RFC 6750 §3.1: no error code when the request had no credentials.
-	case denyMultiple:
+	case denyBadRequest:
 		// Exactly error="invalid_request" (DESIGN §4 table, confirmed by the
 		// lead for the audit); the description is in the JSON body.
 		param("error", d.errorCode())
@@ -158,7 +158,7 @@ func (pc *pluginContext) send(d *denial, method, path string) {
 	case pc.m == nil:
 	case d.kind == denyMissing:
 		pc.m.deniedMissing.Increment(1)
-	case d.kind == denyMultiple, d.kind == denyInvalid:
+	case d.kind == denyBadRequest, d.kind == denyInvalid:
 		pc.m.deniedInvalid.Increment(1)
 	case d.kind == denyScope:
 		pc.m.deniedScope.Increment(1)
