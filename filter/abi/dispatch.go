@@ -44,6 +44,10 @@ type stream struct {
 	// failed is set once a callback panicked and the stream was answered
 	// with a 500; later callbacks (e.g. for that local reply) pass through.
 	failed bool
+	// orphan marks a stream the filter has no context for because creating
+	// it failed (a panic in NewHttpContext, an unknown root): it must not
+	// reach the upstream unfiltered, so its request headers get a 500.
+	orphan bool
 	// done is set once OnHttpStreamDone ran (proxy_on_log), so a repeated
 	// proxy_on_log does not call it twice.
 	done bool
@@ -96,6 +100,10 @@ func (d *dispatcher) contextCreate(id, parent uint32) {
 		}
 		return
 	}
+	// Fail closed until the filter has a context for this stream: if
+	// NewHttpContext panics (recovered by recoverRoot) or the root is
+	// unknown, the stream stays an orphan and is answered 500.
+	d.streams[id] = stream{root: parent, orphan: true}
 	root, ok := d.roots[parent]
 	if !ok {
 		d.host.log(LogLevelError, "abi: context "+utoa(id)+" created under unknown root "+utoa(parent))
@@ -105,6 +113,8 @@ func (d *dispatcher) contextCreate(id, parent uint32) {
 	// stream unregistered; its callbacks then continue untouched.
 	if hc := root.NewHttpContext(id); hc != nil {
 		d.streams[id] = stream{ctx: hc, root: parent}
+	} else {
+		delete(d.streams, id)
 	}
 }
 
@@ -178,6 +188,11 @@ func (d *dispatcher) logStream(id uint32) {
 // delete handles proxy_on_delete: the context is forgotten. Callouts the
 // stream dispatched stay registered; their answer still runs on the root.
 func (d *dispatcher) delete(id uint32) {
+	// A stream deleted without proxy_on_log still gets its OnHttpStreamDone,
+	// so the filter can forget it (e.g. a request parked for keys).
+	if s, ok := d.streams[id]; ok && !s.done && s.ctx != nil {
+		d.logStream(id)
+	}
 	delete(d.streams, id)
 	delete(d.roots, id)
 	if d.current == id {
@@ -191,6 +206,9 @@ func (d *dispatcher) streamCallback(ev streamEvent, id uint32, size int, eos boo
 	s, ok := d.streams[id]
 	if !ok || s.failed {
 		return types.ActionContinue
+	}
+	if s.orphan {
+		return d.orphanStream(ev, id)
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -273,6 +291,19 @@ func (d *dispatcher) streamPanicked(where string, ctxID, streamID uint32, r any)
 	}
 	if err := d.host.sendInternalError(); err != nil {
 		d.host.log(LogLevelError, "abi: sending the 500 for context "+utoa(streamID)+" failed: "+err.Error())
+	}
+	return types.ActionPause
+}
+
+// orphanStream answers the first callback of a stream whose context could
+// not be created with a 500 (never a continue), like a panicking callback.
+func (d *dispatcher) orphanStream(ev streamEvent, id uint32) types.Action {
+	s := d.streams[id]
+	s.orphan, s.failed = false, true
+	d.streams[id] = s
+	d.host.log(LogLevelCritical, "abi: stream "+utoa(id)+" has no filter context; answering 500 on "+streamEventNames[ev])
+	if err := d.host.sendInternalError(); err != nil {
+		d.host.log(LogLevelError, "abi: sending the 500 for context "+utoa(id)+" failed: "+err.Error())
 	}
 	return types.ActionPause
 }

@@ -198,6 +198,15 @@ func TestDispatchRoutesCallbacks(t *testing.T) {
 			t.Fatalf("calls = %s", got)
 		}
 	})
+	t.Run("a stream deleted without proxy_on_log still gets OnHttpStreamDone once", func(t *testing.T) {
+		d.contextCreate(4, 1)
+		rec.calls = nil
+		d.delete(4)
+		d.logStream(4)
+		if got := strings.Join(rec.calls, ","); got != "stream_done" {
+			t.Fatalf("calls = %s", got)
+		}
+	})
 	t.Run("a deleted stream's callbacks continue without reaching the filter", func(t *testing.T) {
 		d.delete(2)
 		rec.calls = nil
@@ -211,16 +220,37 @@ func TestDispatchRoutesCallbacks(t *testing.T) {
 }
 
 func TestDispatchContextCreation(t *testing.T) {
-	t.Run("a stream under an unknown root is not registered and is logged", func(t *testing.T) {
+	t.Run("a stream under an unknown root is logged and answered 500, never continued", func(t *testing.T) {
 		rec := &recorder{}
 		d, h := newTestDispatcher(t, rec)
 		d.contextCreate(5, 42)
-		if _, ok := d.streams[5]; ok {
-			t.Fatal("stream registered")
-		}
 		if !hasLog(h, "error", "unknown root 42") {
 			t.Fatalf("logs = %v", h.logs)
 		}
+		if got := d.streamCallback(onRequestHeaders, 5, 1, true); got != types.ActionPause || len(h.sent500) != 1 {
+			t.Fatalf("action = %v, 500s sent = %v; want pause and one 500", got, h.sent500)
+		}
+		if got := d.streamCallback(onResponseHeaders, 5, 1, true); got != types.ActionContinue || len(h.sent500) != 1 {
+			t.Fatalf("the 500's own response: action = %v, 500s sent = %v", got, h.sent500)
+		}
+	})
+	t.Run("a panic in NewHttpContext fails the stream closed with a 500", func(t *testing.T) {
+		rec := &recorder{panicIn: "new_http"}
+		d, h := newTestDispatcher(t, rec)
+		d.contextCreate(7, 1)
+		if !hasLog(h, "critical", "boom in new_http") {
+			t.Fatalf("logs = %v", h.logs)
+		}
+		if got := d.streamCallback(onRequestHeaders, 7, 1, true); got != types.ActionPause || len(h.sent500) != 1 {
+			t.Fatalf("action = %v, 500s sent = %v; want pause and one 500", got, h.sent500)
+		}
+		t.Run("and the next stream is served normally", func(t *testing.T) {
+			rec.panicIn = ""
+			d.contextCreate(8, 1)
+			if got := d.streamCallback(onRequestHeaders, 8, 1, true); got != types.ActionContinue || len(h.sent500) != 1 {
+				t.Fatalf("action = %v, 500s sent = %v", got, h.sent500)
+			}
+		})
 	})
 	t.Run("a nil HttpContext leaves the stream passing through", func(t *testing.T) {
 		rec := &recorder{httpNil: true}
