@@ -11,7 +11,7 @@ import (
 
 // NewVMContext returns the VM context that scopegate registers with the host.
 // It makes no host call, so cmd/scopegate can call it from init().
-func NewVMContext() types.VMContext { return newVMContext(time.Now) }
+func NewVMContext() types.VMContext { return newVMContext(abi.Now) }
 
 // newVMContext lets tests inject the clock used for token times and caching.
 func newVMContext(now func() time.Time) *vmContext { return &vmContext{now: now} }
