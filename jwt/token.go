@@ -127,15 +127,24 @@ func Parse(raw string, maxBytes int) (*Token, error) {
 	if raw == "" {
 		return nil, errEmptyToken
 	}
-	switch strings.Count(raw, ".") {
-	case 2:
-	case 4:
-		return nil, errJWE
-	default:
+	// Exactly two dots. IndexByte (assembly even in wasm) finds them; the
+	// full count only runs for the rare token that has more.
+	d1 := strings.IndexByte(raw, '.')
+	d2 := -1
+	if d1 >= 0 {
+		if i := strings.IndexByte(raw[d1+1:], '.'); i >= 0 {
+			d2 = d1 + 1 + i
+		}
+	}
+	switch {
+	case d2 < 0:
+		return nil, errSegments
+	case strings.IndexByte(raw[d2+1:], '.') >= 0:
+		if strings.Count(raw, ".") == 4 {
+			return nil, errJWE
+		}
 		return nil, errSegments
 	}
-	d1 := strings.IndexByte(raw, '.')
-	d2 := d1 + 1 + strings.IndexByte(raw[d1+1:], '.')
 	hSeg, pSeg, sSeg := raw[:d1], raw[d1+1:d2], raw[d2+1:]
 	if hSeg == "" || pSeg == "" {
 		return nil, errEmptySeg
