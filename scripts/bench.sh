@@ -10,7 +10,7 @@ benchtime=${BENCHTIME:-1s}
 pkgs=${BENCHPKGS:-./...}
 raw=$(mktemp)
 trap 'rm -f "$raw"' EXIT
-go test -run '^$' -bench . -benchmem -benchtime "$benchtime" -timeout 60m $pkgs | tee "$raw" >&2
+go test -p 1 -run '^$' -bench . -benchmem -benchtime "$benchtime" -timeout 60m $pkgs | tee "$raw" >&2
 table=$(go run ./internal/tools/benchtable < "$raw")
 machine="$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(go version | cut -d' ' -f3), wazero $(go list -m -f '{{.Version}}' github.com/tetratelabs/wazero)"
 printf 'Machine: %s\nCommand: make bench (BENCHTIME=%s)\n%s\n' "$machine" "$benchtime" "$table"
