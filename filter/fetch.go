@@ -103,7 +103,7 @@ func (s *keyStore) onDiscovery(src *source, attempt uint64, body []byte) {
 	if issuer != src.issuer {
 		msg := "discovery document at " + url + " names issuer " + strconv.Quote(issuer) +
 			" but the provider's issuer is " + strconv.Quote(src.issuer)
-		abi.LogError("scopegate: provider " + src.names + ": " + msg)
+		abi.LogError("provider " + src.names + ": " + msg)
 		s.fetchFailed(src, s.now(), msg)
 		return
 	}
@@ -133,7 +133,7 @@ func (s *keyStore) onJWKS(src *source, attempt uint64, body []byte, jwksURI stri
 
 func logSkipped(src *source, url string, skipped []jwt.SkippedKey) {
 	for _, k := range skipped {
-		abi.LogWarn("scopegate: provider " + src.names + ": JWKS from " + url + ": key " + strconv.Itoa(k.Index) +
+		abi.LogWarn("provider " + src.names + ": JWKS from " + url + ": key " + strconv.Itoa(k.Index) +
 			" (kid " + quoteShort(k.Kid) + ") skipped: " + k.Reason)
 	}
 }
@@ -158,7 +158,7 @@ func (s *keyStore) fetchSucceeded(src *source, now time.Time, body []byte, set *
 		r.jwksURI = jwksURI
 	})
 	src.gen = gen
-	abi.LogInfo("scopegate: provider " + src.names + ": fetched " + strconv.Itoa(len(src.set.Keys)) + " signing keys from " + src.jwksURL())
+	abi.LogInfo("provider " + src.names + ": fetched " + strconv.Itoa(len(src.set.Keys)) + " signing keys from " + src.jwksURL())
 	s.settle(src)
 }
 
@@ -184,7 +184,7 @@ func (s *keyStore) fetchFailed(src *source, now time.Time, why string) {
 	if src.forceWanted {
 		src.forceWanted = false // the refetch happened; the kid stays unknown
 	}
-	msg := "scopegate: provider " + src.names + ": fetching signing keys failed: " + why + "; "
+	msg := "provider " + src.names + ": fetching signing keys failed: " + why + "; "
 	if src.set != nil {
 		msg += "keeping the last good key set"
 	} else {

@@ -45,7 +45,7 @@ func (h *httpContext) resume() {
 	h.parked = false
 	if h.authorize() == types.ActionContinue {
 		if err := abi.ResumeHttpRequest(); err != nil {
-			abi.LogWarn("scopegate: resuming the request failed: " + err.Error())
+			abi.LogWarn("resuming the request failed: " + err.Error())
 		}
 	}
 }

@@ -515,7 +515,7 @@ func TestDenialLogLines(t *testing.T) {
 		challenge         string
 		log               string
 	}{
-		{"a missing token", "/scopes", "", 401, "Bearer", "scopegate: denied 401 GET /scopes: no token in the request"},
+		{"a missing token", "/scopes", "", 401, "Bearer", "denied 401 GET /scopes: no token in the request"},
 		{"an expired token", "/scopes", rsKey().Sign(withTimes(testIssuer, h.clock.now, -3*time.Hour, -2*time.Hour), nil), 401,
 			`Bearer error="invalid_token", error_description="`, `: invalid token: `},
 		{"an empty access_token parameter", "/scopes?access_token=", "", 401, `Bearer error="invalid_token"`, "denied 401 GET /scopes: invalid token"},

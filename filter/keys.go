@@ -139,7 +139,7 @@ func (s *keyStore) start() {
 		return
 	}
 	if err := abi.SetTickPeriodMilliSeconds(uint32(keysTickPeriod / time.Millisecond)); err != nil {
-		abi.LogError("scopegate: setting the tick period for key fetching failed: " + err.Error())
+		abi.LogError("setting the tick period for key fetching failed: " + err.Error())
 	}
 	for _, src := range s.remote {
 		createRecord(src)
@@ -230,7 +230,7 @@ func (s *keyStore) expireWaiters(src *source, now time.Time) {
 	}
 	if src.set == nil {
 		if !src.failed {
-			abi.LogWarn("scopegate: provider " + src.names + ": no signing keys within " + src.bound().String() + "; waiting requests are answered 503")
+			abi.LogWarn("provider " + src.names + ": no signing keys within " + src.bound().String() + "; waiting requests are answered 503")
 		}
 		src.failed = true
 		s.wakeAll(src)
@@ -321,7 +321,7 @@ func (s *keyStore) refetchForKid(p *Provider, kid string, streamID uint32, resum
 		if rec.leaseOwner != 0 && rec.leaseOwner != s.vmID && rec.leaseUntil > now {
 			src.forceGen++
 		}
-		abi.LogInfo("scopegate: provider " + src.names + ": token signed with unknown kid " + quoteShort(kid) + "; refetching the key set")
+		abi.LogInfo("provider " + src.names + ": token signed with unknown kid " + quoteShort(kid) + "; refetching the key set")
 	}
 	s.park(src, streamID, resume)
 	return true
@@ -402,7 +402,7 @@ func (s *keyStore) flushWakes() {
 func (s *keyStore) resumeSafely(w waiter) {
 	defer func() {
 		if r := recover(); r != nil {
-			abi.LogError("scopegate: resuming a request after key fetching panicked")
+			abi.LogError("resuming a request after key fetching panicked")
 		}
 	}()
 	w.resume()

@@ -44,16 +44,16 @@ type pluginContext struct {
 func (pc *pluginContext) OnPluginStart(int) types.OnPluginStartStatus {
 	data, err := abi.GetPluginConfiguration()
 	if err != nil && !errors.Is(err, types.ErrorStatusNotFound) {
-		abi.LogError("scopegate: reading the plugin configuration: " + err.Error())
+		abi.LogError("reading the plugin configuration: " + err.Error())
 		return types.OnPluginStartStatusFailed
 	}
 	cfg, err := ParseConfig(data)
 	if err != nil {
-		abi.LogError("scopegate: invalid configuration: " + err.Error())
+		abi.LogError("invalid configuration: " + err.Error())
 		return types.OnPluginStartStatusFailed
 	}
 	for _, w := range cfg.Warnings {
-		abi.LogWarn("scopegate: configuration: " + w)
+		abi.LogWarn("configuration: " + w)
 	}
 	pc.cfg = cfg
 	pc.m = defineMetrics()

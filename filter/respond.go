@@ -166,7 +166,7 @@ func (pc *pluginContext) send(d *denial, method, path string) {
 		pc.m.deniedUnavailable.Increment(1)
 	}
 	if err := abi.SendHttpResponse(d.status(), headers, d.body(), -1); err != nil {
-		abi.LogError("scopegate: sending the " + strconv.Itoa(int(d.status())) + " answer failed: " + err.Error())
+		abi.LogError("sending the " + strconv.Itoa(int(d.status())) + " answer failed: " + err.Error())
 	}
 	pc.logDenial(d, method, path)
 }
@@ -182,7 +182,7 @@ func (pc *pluginContext) logDenial(d *denial, method, path string) {
 	}
 	var b strings.Builder
 	b.Grow(64 + len(d.reason) + min(len(path), 256) + min(len(d.sub), 128) + min(len(d.iss), 256))
-	b.WriteString("scopegate: denied ")
+	b.WriteString("denied ")
 	b.WriteString(strconv.Itoa(int(d.status())))
 	b.WriteByte(' ')
 	b.WriteString(logSafe(method, 16))

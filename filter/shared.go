@@ -172,7 +172,7 @@ func createRecord(src *source) {
 	}
 	empty := record{}
 	if err := abi.SetSharedData(src.key, empty.encode(), 0); err != nil {
-		abi.LogWarn("scopegate: provider " + src.names + ": creating shared key data failed: " + err.Error())
+		abi.LogWarn("provider " + src.names + ": creating shared key data failed: " + err.Error())
 	}
 }
 
@@ -182,7 +182,7 @@ func (s *keyStore) sync(src *source, now time.Time) {
 	data, cas, err := abi.GetSharedData(src.key)
 	if err != nil {
 		if !errors.Is(err, types.ErrorStatusNotFound) {
-			abi.LogWarn("scopegate: provider " + src.names + ": reading shared key data failed: " + err.Error())
+			abi.LogWarn("provider " + src.names + ": reading shared key data failed: " + err.Error())
 		}
 		src.cas = 0
 		return // keep working from the local copy of the record
@@ -222,7 +222,7 @@ func (s *keyStore) adoptBody(src *source) {
 	}
 	set, _, err := jwt.ParseJWKS(jwks, jwt.JWKSOptions{MaxBytes: maxJWKSBodyBytes})
 	if err != nil {
-		abi.LogWarn("scopegate: provider " + src.names + ": the shared key set is unusable: " + err.Error())
+		abi.LogWarn("provider " + src.names + ": the shared key set is unusable: " + err.Error())
 		return
 	}
 	src.set, src.body = set, bytes.Clone(jwks)
@@ -259,7 +259,7 @@ func (s *keyStore) storeBody(src *source, gen uint64, jwks []byte) {
 			break
 		}
 	}
-	abi.LogWarn("scopegate: provider " + src.names + ": sharing the fetched key set failed; other VMs fetch their own")
+	abi.LogWarn("provider " + src.names + ": sharing the fetched key set failed; other VMs fetch their own")
 }
 
 // takeLease claims the right to fetch src with a CAS write of the record,
@@ -279,7 +279,7 @@ func (s *keyStore) takeLease(src *source, now time.Time) bool {
 	case errors.Is(err, types.ErrorStatusCasMismatch):
 		return false // another VM wrote first; its lease or result shows on the next tick
 	default:
-		abi.LogWarn("scopegate: provider " + src.names + ": writing shared key data failed: " + err.Error())
+		abi.LogWarn("provider " + src.names + ": writing shared key data failed: " + err.Error())
 		src.rec = r
 		return true // no sharing: fetch for this VM alone
 	}
