@@ -58,6 +58,21 @@ func numericDate(v []byte) (float64, bool) {
 	return f, true
 }
 
+// stringClaim stores a string-valued registered claim (iss, sub) in dst.
+// The type is checked before duplication so a claim that is both mistyped
+// and repeated reports the type error, as it always has.
+func stringClaim(val []byte, dst *string, has *bool) error {
+	s, ok := stringValue(val)
+	if !ok {
+		return errClaimType
+	}
+	if *has {
+		return errClaimDup
+	}
+	*dst, *has = s.str(), true
+	return nil
+}
+
 // Validate reads iss, sub, aud, exp, nbf and iat from payload in one pass
 // and checks them at time now: types first (exp/nbf/iat must be JSON
 // numbers, iss/sub strings, aud a string or array of strings), then exp is
@@ -87,23 +102,13 @@ func (v *Validator) Validate(payload []byte, now time.Time) (Claims, error) {
 		}
 		switch string(raw) {
 		case "iss":
-			s, ok := stringValue(val)
-			if !ok {
-				return c, errClaimType
+			if err := stringClaim(val, &c.Iss, &hasIss); err != nil {
+				return c, err
 			}
-			if hasIss {
-				return c, errClaimDup
-			}
-			c.Iss, hasIss = s.str(), true
 		case "sub":
-			s, ok := stringValue(val)
-			if !ok {
-				return c, errClaimType
+			if err := stringClaim(val, &c.Sub, &hasSub); err != nil {
+				return c, err
 			}
-			if hasSub {
-				return c, errClaimDup
-			}
-			c.Sub, hasSub = s.str(), true
 		case "aud":
 			if hasAud {
 				return c, errClaimDup

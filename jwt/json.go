@@ -303,18 +303,8 @@ func (s *scanner) array(depth int) bool {
 		if !s.value(depth) {
 			return false
 		}
-		s.ws()
-		if s.pos >= len(s.data) {
-			return s.fail(jsonSyntax)
-		}
-		switch s.data[s.pos] {
-		case ',':
-			s.pos++
-		case ']':
-			s.pos++
-			return true
-		default:
-			return s.fail(jsonSyntax)
+		if more, ok := s.separator(']'); !more {
+			return ok
 		}
 	}
 }
@@ -402,20 +392,31 @@ func (s *scanner) object(depth int) bool {
 		if !s.value(depth) {
 			return false
 		}
-		s.ws()
-		if s.pos >= len(s.data) {
-			return s.fail(jsonSyntax)
-		}
-		switch s.data[s.pos] {
-		case ',':
-			s.pos++
-		case '}':
-			s.pos++
-			return true
-		default:
-			return s.fail(jsonSyntax)
+		if more, ok := s.separator('}'); !more {
+			return ok
 		}
 	}
+}
+
+// separator consumes what follows an array element or object member: a
+// comma (more is true: another element follows) or the closing byte (more
+// is false, ok true). Anything else, or the end of the text, is a syntax
+// error (more and ok both false). Arrays and objects share it so both
+// reject trailing garbage the same way.
+func (s *scanner) separator(closing byte) (more, ok bool) {
+	s.ws()
+	if s.pos >= len(s.data) {
+		return false, s.fail(jsonSyntax)
+	}
+	switch s.data[s.pos] {
+	case ',':
+		s.pos++
+		return true, true
+	case closing:
+		s.pos++
+		return false, true
+	}
+	return false, s.fail(jsonSyntax)
 }
 
 // equal compares two member names after unescaping.

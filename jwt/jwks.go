@@ -270,15 +270,24 @@ func crvSuffix(crv string) string {
 	return " crv " + crv
 }
 
+// jwkBytesPair decodes the two base64url members every public key is made
+// of (RSA n and e, EC x and y), reporting the first one that is missing or
+// malformed.
+func jwkBytesPair(obj []byte, first, second string) (a, b []byte, why string) {
+	if a, why = jwkBytes(obj, first); why != "" {
+		return nil, nil, why
+	}
+	if b, why = jwkBytes(obj, second); why != "" {
+		return nil, nil, why
+	}
+	return a, b, ""
+}
+
 func parseRSA(k *Key, obj []byte) string {
 	if hasAnyMember(obj, "d", "p", "q", "dp", "dq", "qi", "oth") {
 		return "contains private key material"
 	}
-	n, why := jwkBytes(obj, "n")
-	if why != "" {
-		return why
-	}
-	e, why := jwkBytes(obj, "e")
+	n, e, why := jwkBytesPair(obj, "n", "e")
 	if why != "" {
 		return why
 	}
@@ -336,11 +345,7 @@ func parseEC(k *Key, obj []byte) string {
 		return "unsupported EC crv " + quote(crv)
 	}
 	k.Crv = crv
-	x, why := jwkBytes(obj, "x")
-	if why != "" {
-		return why
-	}
-	y, why := jwkBytes(obj, "y")
+	x, y, why := jwkBytesPair(obj, "x", "y")
 	if why != "" {
 		return why
 	}
