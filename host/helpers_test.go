@@ -1,10 +1,8 @@
 package host
 
 import (
-	"bytes"
 	"context"
 	"io"
-	"sync"
 	"testing"
 
 	"github.com/scopegate/scopegate/internal/wasmbuild"
@@ -18,24 +16,6 @@ func buildGuest(t testing.TB, name string) string {
 		t.Fatalf("building guest %s: %v", name, err)
 	}
 	return path
-}
-
-// syncBuffer is a goroutine-safe log sink for tests.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // newTestHost starts a host for a guest and closes it when the test ends.

@@ -5,6 +5,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/scopegate/scopegate/internal/syncbuf"
 )
 
 func TestLoadRejectsImportsEnvoyDoesNotProvide(t *testing.T) {
@@ -18,7 +20,7 @@ func TestLoadRejectsImportsEnvoyDoesNotProvide(t *testing.T) {
 }
 
 func TestLoadRejectsProxyCallsDuringInitialize(t *testing.T) {
-	var log syncBuffer
+	var log syncbuf.Buffer
 	_, err := New(context.Background(), Config{Module: buildGuest(t, "initcall"), Log: &log})
 	if err == nil {
 		t.Fatal("New succeeded for a module calling proxy_define_metric in init()")
@@ -149,8 +151,8 @@ func logsContain(h *Host, s string) bool {
 }
 
 // testLog sends host log lines to the test log when -v is set.
-func testLog(t testing.TB) *syncBuffer {
-	b := &syncBuffer{}
+func testLog(t testing.TB) *syncbuf.Buffer {
+	b := &syncbuf.Buffer{}
 	t.Cleanup(func() {
 		if testing.Verbose() {
 			os.Stderr.WriteString(b.String())

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scopegate/scopegate/internal/syncbuf"
 	"github.com/scopegate/scopegate/internal/testjwt"
 	"github.com/scopegate/scopegate/internal/wasmbuild"
 )
@@ -31,7 +32,7 @@ func TestRealScopegateModule(t *testing.T) {
 			map[string]any{"match": map[string]any{"prefix": "/admin"}, "requires": map[string]any{"scopes": []string{"admin"}}},
 		},
 	})
-	var log syncBuffer
+	var log syncbuf.Buffer
 	h, err := New(context.Background(), Config{Module: module, PluginConfig: config, Workers: 2, Log: &log})
 	if err != nil {
 		t.Fatalf("the real module did not load under the strict defaults: %v\n%s", err, log.String())

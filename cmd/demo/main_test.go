@@ -12,33 +12,15 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/scopegate/scopegate/internal/devidp"
 	"github.com/scopegate/scopegate/internal/echo"
+	"github.com/scopegate/scopegate/internal/syncbuf"
 	"github.com/scopegate/scopegate/internal/wasmbuild"
 )
-
-// syncBuffer collects log output written from several goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // startTestDemo runs the demo wiring exactly as `make run` does, on free ports.
 func startTestDemo(t *testing.T, logs io.Writer) *demo {
@@ -111,7 +93,7 @@ func passwords(d *demo) map[string]string {
 }
 
 func TestDemoWalkthrough(t *testing.T) {
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	d := startTestDemo(t, logs)
 	pass := passwords(d)
 	with := passwordToken(t, d.IdPURL, "Blog_with_scope", pass["Blog_with_scope"])
@@ -253,7 +235,7 @@ func TestCtrlCStopsEverything(t *testing.T) {
 	cmd := exec.Command(bin, "-proxy", "127.0.0.1:0", "-idp", "127.0.0.1:0", "-echo", "127.0.0.1:0", "-admin", "127.0.0.1:0",
 		"-wasm", mod, "-config", filepath.Join(root, "examples", "demo.json"))
 	stdout, _ := cmd.StdoutPipe()
-	var stderr syncBuffer
+	var stderr syncbuf.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
