@@ -9,32 +9,22 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
+	"github.com/scopegate/scopegate/internal/cli"
 	"github.com/scopegate/scopegate/internal/devidp"
 	"github.com/scopegate/scopegate/internal/serve"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stderr); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return // -h: the usage is the answer
-		}
-		fmt.Fprintln(os.Stderr, "devidp:", err)
-		os.Exit(1)
-	}
+	cli.Main("devidp", func(ctx context.Context, args []string) error { return run(ctx, args, os.Stderr) })
 }
 
 // run parses the flags, prints the provider's issuer, users and clients, and

@@ -18,23 +18,13 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"syscall"
 
+	"github.com/scopegate/scopegate/internal/cli"
 	"github.com/scopegate/scopegate/oci"
 )
 
 func main() {
-	// Ctrl-C cancels a push in progress instead of killing it mid-upload.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return // -h: the usage is the answer
-		}
-		fmt.Fprintln(os.Stderr, "scopegate-oci:", err)
-		os.Exit(1)
-	}
+	cli.Main("scopegate-oci", func(ctx context.Context, args []string) error { return run(ctx, args, os.Stdout) })
 }
 
 // run is main without the process: it parses args, builds the image, writes

@@ -16,24 +16,15 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/scopegate/scopegate/host"
+	"github.com/scopegate/scopegate/internal/cli"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return // -h: the usage is the answer
-		}
-		fmt.Fprintln(os.Stderr, "scopegate-proxy:", err)
-		os.Exit(1)
-	}
+	cli.Main("scopegate-proxy", func(ctx context.Context, args []string) error { return run(ctx, args, os.Stdout, os.Stderr) })
 }
 
 // clusterFlags collects repeatable -cluster name=URL flags.
