@@ -332,13 +332,24 @@ func curveInfo(crv string) (elliptic.Curve, int, Alg) {
 	return nil, 0, 0
 }
 
-func parseEC(k *Key, obj []byte) string {
+// curveKeyCrv checks what EC and OKP keys share before their curves part
+// ways: no private scalar d (a JWKS that leaks one is refused rather than
+// trusted), and a string crv naming the curve.
+func curveKeyCrv(obj []byte) (crv, why string) {
 	if hasAnyMember(obj, "d") {
-		return "contains private key material"
+		return "", "contains private key material"
 	}
 	crv, present, bad := jwkString(obj, "crv")
 	if !present || bad {
-		return "missing or non-string crv"
+		return "", "missing or non-string crv"
+	}
+	return crv, ""
+}
+
+func parseEC(k *Key, obj []byte) string {
+	crv, why := curveKeyCrv(obj)
+	if why != "" {
+		return why
 	}
 	curve, size, alg := curveInfo(crv)
 	if curve == nil {
@@ -367,12 +378,9 @@ func parseEC(k *Key, obj []byte) string {
 }
 
 func parseOKP(k *Key, obj []byte) string {
-	if hasAnyMember(obj, "d") {
-		return "contains private key material"
-	}
-	crv, present, bad := jwkString(obj, "crv")
-	if !present || bad {
-		return "missing or non-string crv"
+	crv, why := curveKeyCrv(obj)
+	if why != "" {
+		return why
 	}
 	if crv != "Ed25519" {
 		return "unsupported OKP crv " + quote(crv)
