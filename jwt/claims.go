@@ -25,9 +25,9 @@ type Validator struct {
 // memory with the payload, which must not be modified afterwards (Token
 // payloads never are).
 type Claims struct {
-	Iss, Sub               string
+	Iss, Sub               string  // "" when absent
 	Exp, Nbf, Iat          float64 // seconds since the epoch; fractions allowed
-	HasExp, HasNbf, HasIat bool
+	HasExp, HasNbf, HasIat bool    // presence, since 0 is a valid NumericDate
 }
 
 var (

@@ -58,8 +58,8 @@ func (r Reason) String() string {
 // send to a client: it is always written by this package and never contains
 // token or key content.
 type Error struct {
-	Reason Reason
-	Detail string
+	Reason Reason // what callers branch on (metrics, retry on unknown kid)
+	Detail string // the message; "" falls back to the Reason's name
 }
 
 // Error returns the client-safe description.

@@ -47,7 +47,7 @@ func (k *Key) Algs() AlgSet { return k.algs }
 
 // KeySet is the usable keys of one JWKS document.
 type KeySet struct {
-	Keys []*Key
+	Keys []*Key // in document order; Verify returns the first that verifies
 }
 
 // SkippedKey records a JWK that was left out of a KeySet and why, so the

@@ -17,8 +17,8 @@ type Token struct {
 	Raw    string // the compact serialization as received
 	Alg    string // the header's alg, one of the supported names
 	Kid    string // the header's kid, if HasKid
-	HasKid bool
-	Header []byte
+	HasKid bool   // distinguishes an absent kid from "", which JWKS keys may also carry
+	Header []byte // the decoded protected header, a JSON object
 	// Payload is the decoded claims set, a JSON object.
 	Payload []byte
 	// Signature is the decoded signature.
