@@ -1,6 +1,8 @@
 package filter
 
 import (
+	"bytes"
+	"crypto"
 	"hash/maphash"
 	"strings"
 	"time"
@@ -22,8 +24,7 @@ type cachedToken struct {
 	raw     string
 	token   verifiedToken
 	keys    *jwt.KeySet // the set the token was verified (or last re-checked) against
-	kid     string
-	hasKid  bool
+	key     *jwt.Key    // the key that verified it; nil when unknown
 	expires time.Time
 }
 
@@ -52,9 +53,9 @@ func (c *tokenCache) get(raw string, now time.Time, current func(*Provider) *jwt
 		return nil, false
 	}
 	if set := current(e.token.provider); set != e.keys {
-		// The key set was replaced: keep the entry only if its key survived.
-		// A kid-less token cannot be tied to one key, so it is verified again.
-		if set == nil || !e.hasKid || !set.HasKid(e.kid) {
+		// The key set was replaced: keep the entry only if its key survived,
+		// same kid and same material (an IdP revoking a key may reuse its kid).
+		if !holdsKey(set, e.key) {
 			delete(c.entries, h)
 			return nil, false
 		}
@@ -63,9 +64,35 @@ func (c *tokenCache) get(raw string, now time.Time, current func(*Provider) *jwt
 	return &e.token, true
 }
 
-// put stores a verification result. exp is the token's exp (plus the
-// provider's skew) when it has one; entries never outlive tokenCacheMaxTTL.
-func (c *tokenCache) put(raw string, t verifiedToken, keys *jwt.KeySet, kid string, hasKid bool, exp time.Time, hasExp bool, now time.Time) {
+// holdsKey reports whether set has a key with k's kid and k's public key.
+// A kid-less key is never matched: it cannot be told apart from a new one.
+func holdsKey(set *jwt.KeySet, k *jwt.Key) bool {
+	if set == nil || k == nil || !k.HasKid {
+		return false
+	}
+	for _, have := range set.Keys {
+		if have.HasKid && have.Kid == k.Kid && samePublicKey(have.Public, k.Public) {
+			return true
+		}
+	}
+	return false
+}
+
+// samePublicKey compares two jwt.Key.Public values: the crypto keys by their
+// Equal methods, oct secrets byte for byte.
+func samePublicKey(a, b any) bool {
+	if sa, ok := a.([]byte); ok {
+		sb, ok := b.([]byte)
+		return ok && bytes.Equal(sa, sb)
+	}
+	ea, ok := a.(interface{ Equal(crypto.PublicKey) bool })
+	return ok && ea.Equal(b)
+}
+
+// put stores a verification result. key is the key that verified it (nil
+// drops the entry on the next key set change). exp is the token's exp (plus
+// the provider's skew) when it has one; entries never outlive tokenCacheMaxTTL.
+func (c *tokenCache) put(raw string, t verifiedToken, keys *jwt.KeySet, key *jwt.Key, exp time.Time, hasExp bool, now time.Time) {
 	expires := now.Add(tokenCacheMaxTTL)
 	if hasExp && exp.Before(expires) {
 		expires = exp
@@ -77,7 +104,7 @@ func (c *tokenCache) put(raw string, t verifiedToken, keys *jwt.KeySet, kid stri
 	if _, ok := c.entries[h]; !ok && len(c.entries) >= c.max {
 		c.evict(now)
 	}
-	c.entries[h] = &cachedToken{raw: raw, token: t, keys: keys, kid: kid, hasKid: hasKid, expires: expires}
+	c.entries[h] = &cachedToken{raw: raw, token: t, keys: keys, key: key, expires: expires}
 }
 
 // hash keys an entry by the token's signature segment, not the whole

@@ -28,7 +28,7 @@ func TestTokenCache(t *testing.T) {
 
 	t.Run("an entry is served until its expiry and not after", func(t *testing.T) {
 		c := newTokenCache(8)
-		c.put("tok", vt, setA, "rs-1", true, now.Add(time.Minute), true, now)
+		c.put("tok", vt, setA, setA.Keys[0], now.Add(time.Minute), true, now)
 		if got, ok := c.get("tok", now.Add(59*time.Second), lookup); !ok || got.sub != "a" {
 			t.Fatal("miss before expiry")
 		}
@@ -41,7 +41,7 @@ func TestTokenCache(t *testing.T) {
 	})
 	t.Run("an entry without exp lives at most the cache TTL", func(t *testing.T) {
 		c := newTokenCache(8)
-		c.put("tok", vt, setA, "rs-1", true, time.Time{}, false, now)
+		c.put("tok", vt, setA, setA.Keys[0], time.Time{}, false, now)
 		if _, ok := c.get("tok", now.Add(tokenCacheMaxTTL-time.Second), lookup); !ok {
 			t.Fatal("miss within TTL")
 		}
@@ -51,14 +51,14 @@ func TestTokenCache(t *testing.T) {
 	})
 	t.Run("an already expired token is not stored", func(t *testing.T) {
 		c := newTokenCache(8)
-		c.put("tok", vt, setA, "rs-1", true, now.Add(-time.Second), true, now)
+		c.put("tok", vt, setA, setA.Keys[0], now.Add(-time.Second), true, now)
 		if c.len() != 0 {
 			t.Error("stored")
 		}
 	})
 	t.Run("a rotation that keeps the key keeps the entry", func(t *testing.T) {
 		c := newTokenCache(8)
-		c.put("tok", vt, setA, "rs-1", true, now.Add(time.Hour), true, now)
+		c.put("tok", vt, setA, setA.Keys[0], now.Add(time.Hour), true, now)
 		current = keySet(t, rsKey(), esKey())
 		defer func() { current = setA }()
 		if _, ok := c.get("tok", now, lookup); !ok {
@@ -67,16 +67,25 @@ func TestTokenCache(t *testing.T) {
 	})
 	t.Run("a rotation that drops the key drops the entry", func(t *testing.T) {
 		c := newTokenCache(8)
-		c.put("tok", vt, setA, "rs-1", true, now.Add(time.Hour), true, now)
+		c.put("tok", vt, setA, setA.Keys[0], now.Add(time.Hour), true, now)
 		current = keySet(t, esKey())
 		defer func() { current = setA }()
 		if _, ok := c.get("tok", now, lookup); ok {
 			t.Fatal("entry served although its key left the set")
 		}
 	})
+	t.Run("a rotation that puts other key material under the same kid drops the entry", func(t *testing.T) {
+		c := newTokenCache(8)
+		c.put("tok", vt, setA, setA.Keys[0], now.Add(time.Hour), true, now)
+		current = keySet(t, testjwt.CachedKey("RS256", "rs-2").WithKid("rs-1"))
+		defer func() { current = setA }()
+		if _, ok := c.get("tok", now, lookup); ok {
+			t.Fatal("entry served although the key that verified it was replaced under its kid")
+		}
+	})
 	t.Run("a kid-less entry is dropped on any rotation", func(t *testing.T) {
 		c := newTokenCache(8)
-		c.put("tok", vt, setA, "", false, now.Add(time.Hour), true, now)
+		c.put("tok", vt, setA, nil, now.Add(time.Hour), true, now)
 		if _, ok := c.get("tok", now, lookup); !ok {
 			t.Fatal("miss with the same set")
 		}
@@ -89,7 +98,7 @@ func TestTokenCache(t *testing.T) {
 	t.Run("the cache is bounded", func(t *testing.T) {
 		c := newTokenCache(4)
 		for i := 0; i < 20; i++ {
-			c.put("tok"+strconv.Itoa(i), vt, setA, "rs-1", true, now.Add(time.Hour), true, now)
+			c.put("tok"+strconv.Itoa(i), vt, setA, setA.Keys[0], now.Add(time.Hour), true, now)
 		}
 		if c.len() != 4 {
 			t.Fatalf("len = %d, want 4", c.len())
@@ -100,7 +109,7 @@ func TestTokenCache(t *testing.T) {
 	})
 	t.Run("only the exact token hits", func(t *testing.T) {
 		c := newTokenCache(4)
-		c.put("tok", vt, setA, "rs-1", true, now.Add(time.Hour), true, now)
+		c.put("tok", vt, setA, setA.Keys[0], now.Add(time.Hour), true, now)
 		if _, ok := c.get("tok2", now, lookup); ok {
 			t.Fatal("hit for another token")
 		}

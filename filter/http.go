@@ -207,13 +207,7 @@ func (h *httpContext) authorize() (action types.Action) {
 					if claims.HasExp {
 						exp = unixTime(claims.Exp).Add(p.ClockSkew)
 					}
-					hasKid := t.HasKid
-					kid := t.Kid
-					if !hasKid && key != nil && key.HasKid {
-						// A kid-less token verified by one key: tie the entry to that key.
-						hasKid, kid = true, key.Kid
-					}
-					pc.cache.put(tok.raw, vt, set, kid, hasKid, exp, claims.HasExp, now)
+					pc.cache.put(tok.raw, vt, set, key, exp, claims.HasExp, now)
 					return h.finish(req, &vt, tok, headers, method, path)
 				}
 			}
