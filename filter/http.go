@@ -19,6 +19,7 @@ type httpContext struct {
 	id     uint32
 	plugin *pluginContext
 
+	held      bool // the headers were not let through (parked or answered)
 	parked    bool // waiting in the key store for keys
 	refetched bool // the unknown-kid refetch was already spent on this stream
 	stripped  bool // spoofable headers already removed
@@ -28,7 +29,24 @@ type httpContext struct {
 // OnHttpRequestHeaders authorizes the request (DESIGN §3, §4).
 func (h *httpContext) OnHttpRequestHeaders(int, bool) types.Action {
 	testPanicHook()
-	return h.authorize()
+	action := h.authorize()
+	h.held = action != types.ActionContinue
+	return action
+}
+
+// OnHttpRequestBody keeps a held request held: Envoy takes Continue from a
+// body callback as "continue the stopped headers too", which would send a
+// request still waiting for keys upstream unverified.
+func (h *httpContext) OnHttpRequestBody(int, bool) types.Action { return h.bodyAction() }
+
+// OnHttpRequestTrailers: as OnHttpRequestBody.
+func (h *httpContext) OnHttpRequestTrailers(int) types.Action { return h.bodyAction() }
+
+func (h *httpContext) bodyAction() types.Action {
+	if h.held {
+		return types.ActionPause
+	}
+	return types.ActionContinue
 }
 
 // OnHttpStreamDone forgets a stream that ended while waiting for keys.
@@ -44,6 +62,7 @@ func (h *httpContext) OnHttpStreamDone() {
 func (h *httpContext) resume() {
 	h.parked = false
 	if h.authorize() == types.ActionContinue {
+		h.held = false
 		if err := abi.ResumeHttpRequest(); err != nil {
 			abi.LogWarn("resuming the request failed: " + err.Error())
 		}

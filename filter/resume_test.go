@@ -158,3 +158,38 @@ func TestACachedTokenDiesWithItsKey(t *testing.T) {
 		}
 	})
 }
+
+// Envoy treats Continue from on_request_body or on_request_trailers as
+// "continue the headers too": a stream paused for keys (or answered) must
+// keep answering Pause there, or its body would carry it upstream unverified.
+func TestAHeldRequestStaysHeldThroughItsBodyAndTrailers(t *testing.T) {
+	h := startFilter(t, coreRemoteConfig(""))
+	r := h.get("/x", h.token(rsKey(), "alice"))
+	if r.action != types.ActionPause || r.local != nil {
+		t.Fatalf("before any key: action %v local %+v, want a paused request", r.action, r.local)
+	}
+	if a := h.host.CallOnRequestBody(r.id, []byte(`{"a":1}`), false); a != types.ActionPause {
+		t.Fatalf("body of a request waiting for keys: action %v, want Pause", a)
+	}
+	if a := h.host.CallOnRequestTrailers(r.id, nil); a != types.ActionPause {
+		t.Fatalf("trailers of a request waiting for keys: action %v, want Pause", a)
+	}
+	h.host.Tick()
+	if n := h.answerAll(calloutLog{}, "200", testjwt.JWKS(rsKey()), r.id); n == 0 {
+		t.Fatal("no key fetch was dispatched on the first tick")
+	}
+	if after := h.result(r.id, h.host.GetCurrentHttpStreamAction(r.id)); after.status() != 200 || after.action != types.ActionContinue {
+		t.Fatalf("after the keys arrived: status %d action %v", after.status(), after.action)
+	}
+	if a := h.host.CallOnRequestBody(r.id, []byte(`{"a":2}`), true); a != types.ActionContinue {
+		t.Errorf("body of an allowed request: action %v, want Continue", a)
+	}
+
+	denied := h.get("/x", "")
+	if denied.status() != 401 {
+		t.Fatalf("no token: %d", denied.status())
+	}
+	if a := h.host.CallOnRequestBody(denied.id, []byte("x"), true); a != types.ActionPause {
+		t.Errorf("body of a denied request: action %v, want Pause", a)
+	}
+}
