@@ -204,7 +204,17 @@ func (d *dispatcher) delete(id uint32) {
 func (d *dispatcher) streamCallback(ev streamEvent, id uint32, size int, eos bool) (act types.Action) {
 	d.current = id
 	s, ok := d.streams[id]
-	if !ok || s.failed {
+	if !ok {
+		return types.ActionContinue
+	}
+	if s.failed {
+		// The stream was answered with a 500. Its response callbacks pass
+		// that reply through; its request ones must hold, since Envoy takes
+		// Continue from a body or trailers callback as "continue the
+		// stopped headers too".
+		if ev == onRequestBody || ev == onRequestTrailers {
+			return types.ActionPause
+		}
 		return types.ActionContinue
 	}
 	if s.orphan {

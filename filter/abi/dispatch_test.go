@@ -315,6 +315,20 @@ func TestDispatchPanics(t *testing.T) {
 				t.Fatalf("filter called again: %v", rec.calls)
 			}
 		})
+		t.Run("and its request body and trailers stay held", func(t *testing.T) {
+			// Envoy takes Continue from a body callback as "continue the
+			// stopped headers too": the failed request would go upstream.
+			rec.calls = nil
+			if got := d.streamCallback(onRequestBody, 2, 10, false); got != types.ActionPause {
+				t.Fatalf("body action = %v, want pause", got)
+			}
+			if got := d.streamCallback(onRequestTrailers, 2, 1, true); got != types.ActionPause {
+				t.Fatalf("trailers action = %v, want pause", got)
+			}
+			if len(rec.calls) != 0 {
+				t.Fatalf("filter called again: %v", rec.calls)
+			}
+		})
 		t.Run("and the next stream is served normally", func(t *testing.T) {
 			rec.panicIn = ""
 			d.contextCreate(3, 1)
