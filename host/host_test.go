@@ -197,3 +197,35 @@ func TestCallouts(t *testing.T) {
 		}
 	})
 }
+
+// TestABodyContinueResumesStoppedHeaders models Envoy's filter manager: a
+// filter whose request headers answered Pause (StopIteration) still receives
+// the body, and a Continue from the body callback resumes the headers too.
+// A filter that holds a request but lets its body through is thereby caught
+// here as it would be in Envoy.
+func TestABodyContinueResumesStoppedHeaders(t *testing.T) {
+	h := newTestHost(t, "pass", nil)
+	do := func(t *testing.T, headers [][2]string, body string, wait time.Duration) (Decision, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), wait)
+		defer cancel()
+		return h.Do(ctx, Request{Method: "POST", Path: "/", Authority: "example.com", Headers: headers, Body: []byte(body)})
+	}
+	t.Run("held headers with a body answered Continue go upstream", func(t *testing.T) {
+		d, err := do(t, [][2]string{{"x-hold", "1"}}, "payload", 5*time.Second)
+		if err != nil || !d.Continue || string(d.RequestBody) != "payload" {
+			t.Fatalf("decision %+v, err %v; want continue with the body", d, err)
+		}
+	})
+	t.Run("held headers with a body answered Pause stay held", func(t *testing.T) {
+		d, err := do(t, [][2]string{{"x-hold", "1"}, {"x-hold-body", "1"}}, "payload", 300*time.Millisecond)
+		if err == nil || d.Continue {
+			t.Fatalf("decision %+v, err %v; want the request still held at the deadline", d, err)
+		}
+	})
+	t.Run("held headers without a body stay held", func(t *testing.T) {
+		d, err := do(t, [][2]string{{"x-hold", "1"}}, "", 300*time.Millisecond)
+		if err == nil || d.Continue {
+			t.Fatalf("decision %+v, err %v; want the request still held at the deadline", d, err)
+		}
+	})
+}

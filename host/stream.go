@@ -116,11 +116,28 @@ func (v *vm) startStream(ctx context.Context, req Request) (*stream, Decision, e
 	if err != nil {
 		return s, failDecision(), nil
 	}
+	hasBody := len(req.Body) > 0 && v.fns["proxy_on_request_body"] != nil
+	bodyDelivered := false
+	if a != actionContinue && hasBody && s.local == nil && !s.continued && !s.reset && !s.vmFailed {
+		// Envoy keeps delivering the body to a filter whose headers stopped
+		// (StopIteration), and a Continue from the body callback resumes the
+		// stopped headers too. Doing the same here means a filter that holds
+		// a request at its headers but lets its body through is caught.
+		s.continued = false
+		b, err := v.callOn(s.id, "proxy_on_request_body", uint64(s.id), uint64(len(s.reqBody)), 1)
+		if err != nil {
+			return s, failDecision(), nil
+		}
+		bodyDelivered = true
+		if b == actionContinue {
+			a = actionContinue
+		}
+	}
 	d, done, err := v.await(ctx, s, a)
 	if done || err != nil {
 		return s, d, err
 	}
-	if len(req.Body) > 0 && v.fns["proxy_on_request_body"] != nil {
+	if hasBody && !bodyDelivered {
 		s.continued = false
 		a, err := v.callOn(s.id, "proxy_on_request_body", uint64(s.id), uint64(len(s.reqBody)), 1)
 		if err != nil {

@@ -11,6 +11,7 @@ import "unsafe"
 var (
 	OnConfigure       func(config []byte) bool
 	OnRequestHeaders  func(ctxID uint32) uint32
+	OnRequestBody     func(ctxID, size uint32) uint32
 	OnResponseHeaders func(ctxID uint32) uint32
 	OnCalloutResponse func(token, nheaders, bodySize uint32)
 	OnTick            func()
@@ -68,6 +69,15 @@ func onRequestHeaders(ctxID, n, eos uint32) uint32 {
 		return 0
 	}
 	return OnRequestHeaders(ctxID)
+}
+
+//go:wasmexport proxy_on_request_body
+func onRequestBody(ctxID, size, eos uint32) uint32 {
+	enter()
+	if OnRequestBody == nil {
+		return 0
+	}
+	return OnRequestBody(ctxID, size)
 }
 
 //go:wasmexport proxy_on_response_headers

@@ -46,7 +46,19 @@ func init() {
 			g.Log("on_done root")
 		}
 	}
+	// x-hold: the headers stop (Pause) and nothing resumes them; the body
+	// callback answers Continue, or Pause with x-hold-body. In Envoy a
+	// Continue from the body resumes the stopped headers.
+	g.OnRequestBody = func(id, size uint32) uint32 {
+		if _, ok := g.Header(0, "x-hold-body"); ok {
+			return 1
+		}
+		return 0
+	}
 	g.OnRequestHeaders = func(id uint32) uint32 {
+		if _, ok := g.Header(0, "x-hold"); ok {
+			return 1
+		}
 		g.Inc(requests)
 		vmRequests++
 		g.SetHeader(0, "x-vm-requests", strconv.Itoa(vmRequests))
