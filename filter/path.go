@@ -1,5 +1,7 @@
 package filter
 
+import "strings"
+
 // Rules match the path the upstream will act on, not the bytes the client
 // chose: "/health/../admin", "/health//..//admin" and "/%68ealth/%2e%2e/admin"
 // all reach /admin on an upstream that resolves dot segments, so matching the
@@ -28,7 +30,7 @@ func (c *Config) rulePath(path, method string) (string, bool) {
 func needsNormalising(path string) bool {
 	for i := 0; i < len(path); i++ {
 		switch path[i] {
-		case '%', '\\':
+		case '%', '\\', ';':
 			return true
 		case '/':
 			if i+1 < len(path) && (path[i+1] == '/' || path[i+1] == '.') {
@@ -74,7 +76,13 @@ func normalisePath(path string, splitEncoded bool) string {
 		}
 		seg := string(decoded[start:i])
 		start = i + 1
-		switch seg {
+		// Servlet-style upstreams drop ";params" before resolving dot
+		// segments, so "..;x" climbs like "..".
+		name := seg
+		if semi := strings.IndexByte(seg, ';'); semi >= 0 {
+			name = seg[:semi]
+		}
+		switch name {
 		case "", ".":
 		case "..":
 			if len(segs) > 0 {

@@ -30,6 +30,9 @@ func TestNormalisePathResolvesWhatAnUpstreamWouldResolve(t *testing.T) {
 		{"/bad%zz/x", "/bad%zz/x", "/bad%zz/x"},
 		{"/trailing%", "/trailing%", "/trailing%"},
 		{"/space%20x", "/space%20x", "/space%20x"},
+		{"/health/..;/admin", "/admin", "/admin"},
+		{"/health/..;jsessionid=1/admin", "/admin", "/admin"},
+		{"/items;v=2/7", "/items;v=2/7", "/items;v=2/7"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.in+" matches as "+tc.keep, func(t *testing.T) {
@@ -49,7 +52,7 @@ func TestPlainPathsAreMatchedAsTheyAre(t *testing.T) {
 			t.Errorf("needsNormalising(%q) = true, want the fast path", p)
 		}
 	}
-	for _, p := range []string{"//a", "/a/./b", "/a/../b", "/%61", `/a\b`, "/a/.hidden"} {
+	for _, p := range []string{"//a", "/a/./b", "/a/../b", "/%61", `/a\b`, "/a/.hidden", "/a;b"} {
 		if !needsNormalising(p) {
 			t.Errorf("needsNormalising(%q) = false, want normalisation", p)
 		}
@@ -63,7 +66,7 @@ func TestDotSegmentsCannotBorrowAnAllowRule(t *testing.T) {
 	  {"match":{"prefix":"/admin"},"requires":{"scopes":["admin"]}}]`))
 	for _, path := range []string{
 		"/health/../admin", "/health/..//admin", "//health/../admin/x", "/health/%2e%2e/admin",
-		"/%68ealth/%2E%2E/admin?x=1",
+		"/%68ealth/%2E%2E/admin?x=1", "/health/..;/admin",
 	} {
 		t.Run(path+" is judged as /admin: 401 without a token", func(t *testing.T) {
 			if r := h.do("GET", path); r.status() != 401 {
