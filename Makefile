@@ -1,25 +1,21 @@
 # scopegate — build, test and run. See README.md.
 GO        ?= go
 WASM      := dist/scopegate.wasm
-OVERLAY   := build/overlay/overlay.json
 WASM_ENV  := GOOS=wasip1 GOARCH=wasm CGO_ENABLED=0
 # Packages that are compiled into the wasm module; linted for wasip1 too.
 WASM_PKGS := ./cmd/scopegate ./filter/... ./jwt/...
 FUZZTIME  ?= 5s
 TESTFLAGS ?= -count=1 -timeout=20m
 
-.PHONY: all wasm overlay test unit fuzz-short lint bench run clean fuzz soak oci
+.PHONY: all wasm test unit fuzz-short lint bench run clean fuzz soak oci
 
 all: wasm
 
-# The runtime overlay makes an ENOSYS poll_oneoff harmless (see README,
-# "Envoy 1.33+ and poll_oneoff"); it is generated from the installed Go's own sources.
-overlay:
-	$(GO) run ./internal/tools/runtimeoverlay -out build/overlay
-
-wasm: overlay
-	@mkdir -p dist
-	$(WASM_ENV) $(GO) build -buildmode=c-shared -trimpath -overlay $(OVERLAY) -o $(WASM) ./cmd/scopegate
+# One build recipe for the module and the tests (internal/wasmbuild): wasip1
+# c-shared, with the runtime overlay that makes an ENOSYS poll_oneoff harmless
+# (see README, "Supported proxies"), generated from the installed Go's sources.
+wasm:
+	$(GO) run ./internal/tools/buildwasm -o $(WASM) ./cmd/scopegate
 	@ls -l $(WASM)
 
 # `make test` is the whole suite: lint, the wasm build, every Go test (unit,

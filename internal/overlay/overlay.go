@@ -12,8 +12,7 @@
 // only the small patch below.
 //
 // The day Go fixes golang/go#78513 (or every supported Envoy answers
-// poll_oneoff), delete this package, internal/tools/runtimeoverlay, the
-// overlay target in the Makefile and overlayFlag in internal/wasmbuild.
+// poll_oneoff), delete this package and overlayFlag in internal/wasmbuild.
 package overlay
 
 import (

@@ -48,8 +48,8 @@ func RepoRoot() (string, error) {
 }
 
 // Build compiles the Go package pkg (an import path or ./relative path from
-// the module root) to a wasm module and returns the module's path. The result
-// is cached for the life of the process.
+// the module root) to a wasm module under dist/test and returns the module's
+// path. The result is cached for the life of the process.
 func Build(pkg string, opts Options) (string, error) {
 	key := pkg + "|" + strings.Join(opts.Tags, ",") + fmt.Sprint(opts.NoOverlay)
 	mu.Lock()
@@ -61,15 +61,33 @@ func Build(pkg string, opts Options) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	outDir := filepath.Join(root, "dist", "test")
-	if err := os.MkdirAll(outDir, 0o755); err != nil {
-		return "", fmt.Errorf("wasmbuild: output directory: %w", err)
-	}
 	name := strings.NewReplacer("/", "_", ".", "_", "|", "_", ",", "_").Replace(key) + ".wasm"
-	out := filepath.Join(outDir, name)
+	out := filepath.Join(root, "dist", "test", name)
+	if err := BuildTo(pkg, out, opts); err != nil {
+		return "", err
+	}
+	built[key] = out
+	return out, nil
+}
+
+// BuildTo compiles pkg to the wasm module at out. It is the one build recipe
+// for the module: `make wasm` (through internal/tools/buildwasm) and the tests
+// use it, so the tests run what ships.
+func BuildTo(pkg, out string, opts Options) error {
+	root, err := RepoRoot()
+	if err != nil {
+		return err
+	}
+	if !filepath.IsAbs(out) {
+		out = filepath.Join(root, out)
+	}
+	outDir := filepath.Dir(out)
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		return fmt.Errorf("wasmbuild: output directory: %w", err)
+	}
 	tmp, err := os.CreateTemp(outDir, "build-*.wasm")
 	if err != nil {
-		return "", fmt.Errorf("wasmbuild %s: %w", pkg, err)
+		return fmt.Errorf("wasmbuild %s: %w", pkg, err)
 	}
 	tmp.Close()
 	args := []string{"build", "-buildmode=c-shared", "-trimpath"}
@@ -80,7 +98,7 @@ func Build(pkg string, opts Options) (string, error) {
 		ov, err := overlayFlag(root)
 		if err != nil {
 			os.Remove(tmp.Name())
-			return "", err
+			return err
 		}
 		args = append(args, ov...)
 	}
@@ -90,15 +108,14 @@ func Build(pkg string, opts Options) (string, error) {
 	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
 	if outb, err := cmd.CombinedOutput(); err != nil {
 		os.Remove(tmp.Name())
-		return "", fmt.Errorf("wasmbuild %s: %w\n%s", pkg, err, outb)
+		return fmt.Errorf("wasmbuild %s: %w\n%s", pkg, err, outb)
 	}
 	// Rename is atomic, so test packages running in parallel never read a half-written module.
 	if err := os.Rename(tmp.Name(), out); err != nil {
 		os.Remove(tmp.Name())
-		return "", fmt.Errorf("wasmbuild %s: %w", pkg, err)
+		return fmt.Errorf("wasmbuild %s: %w", pkg, err)
 	}
-	built[key] = out
-	return out, nil
+	return nil
 }
 
 // overlayFlag returns the -overlay arguments for the runtime ENOSYS overlay
