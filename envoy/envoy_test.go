@@ -287,13 +287,19 @@ func envoyYAMLs(t *testing.T) []string {
 }
 
 func TestEveryEnvoyYAMLLoadsIntoEnvoysTypesAndScopegatesParser(t *testing.T) {
-	for _, f := range envoyYAMLs(t) {
-		t.Run(f+" is a valid bootstrap with a valid scopegate filter", func(t *testing.T) {
+	validateEach(t, envoyYAMLs(t), " is a valid bootstrap with a valid scopegate filter", validateEnvoyYAML)
+}
+
+// validateEach runs validate on every file's contents, each in a subtest
+// named by the file and what.
+func validateEach(t *testing.T, files []string, what string, validate func([]byte) error) {
+	for _, f := range files {
+		t.Run(f+what, func(t *testing.T) {
 			data, err := os.ReadFile(f)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := validateEnvoyYAML(data); err != nil {
+			if err := validate(data); err != nil {
 				t.Fatal(err)
 			}
 		})

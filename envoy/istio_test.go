@@ -265,21 +265,13 @@ func istioYAMLs(t *testing.T) []string {
 }
 
 func TestEveryIstioManifestLoadsIntoIstiosTypesAndScopegatesParser(t *testing.T) {
-	for _, f := range istioYAMLs(t) {
-		t.Run(f+" is valid for Istio and for scopegate", func(t *testing.T) {
-			data, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := validateIstioYAML(data); err != nil {
-				t.Fatal(err)
-			}
-		})
-	}
+	validateEach(t, istioYAMLs(t), " is valid for Istio and for scopegate", validateIstioYAML)
 }
 
-func TestTheGatewayExampleSelectsTheIngressGateway(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join("istio", "gateway.yaml"))
+// istioManifestFile reads and decodes the manifest at path.
+func istioManifestFile(t *testing.T, path string) []istioObject {
+	t.Helper()
+	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -287,7 +279,11 @@ func TestTheGatewayExampleSelectsTheIngressGateway(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, o := range objs {
+	return objs
+}
+
+func TestTheGatewayExampleSelectsTheIngressGateway(t *testing.T) {
+	for _, o := range istioManifestFile(t, filepath.Join("istio", "gateway.yaml")) {
 		if wp, ok := o.Spec.(*extensionsv1alpha1.WasmPlugin); ok {
 			if got := wp.GetSelector().GetMatchLabels()["istio"]; got != "ingressgateway" || o.Namespace != "istio-system" {
 				t.Errorf("selector istio=%q in namespace %q, want ingressgateway in istio-system", got, o.Namespace)

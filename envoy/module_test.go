@@ -71,15 +71,7 @@ func shippedPluginConfigs(t *testing.T) map[string][]byte {
 		maps.Copy(out, envoyPluginConfigs(t, f))
 	}
 	for _, f := range istioYAMLs(t) {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		objs, err := loadIstioManifest(data)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, o := range objs {
+		for _, o := range istioManifestFile(t, f) {
 			if wp, ok := o.Spec.(*extensionsv1alpha1.WasmPlugin); ok {
 				js, err := protojson.Marshal(wp.GetPluginConfig())
 				if err != nil {
