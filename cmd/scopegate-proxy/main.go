@@ -21,6 +21,7 @@ import (
 
 	"github.com/scopegate/scopegate/host"
 	"github.com/scopegate/scopegate/internal/cli"
+	"github.com/scopegate/scopegate/internal/serve"
 )
 
 func main() {
@@ -61,7 +62,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	upstream := fs.String("upstream", "", "upstream base URL requests are forwarded to, e.g. http://127.0.0.1:9000")
 	clusters := clusterFlags{}
 	fs.Var(clusters, "cluster", "callout cluster as name=URL (repeatable)")
-	listen := fs.String("listen", "127.0.0.1:8080", "proxy listen address")
+	listenAddr := fs.String("listen", "127.0.0.1:8080", "proxy listen address")
 	admin := fs.String("admin", "127.0.0.1:9901", "admin listen address (/stats, /ready, /logs); empty disables it")
 	workers := fs.Int("workers", 2, "worker VMs (one per Envoy worker thread)")
 	logLevel := fs.String("log-level", "info", "trace, debug, info, warn, error or critical")
@@ -109,47 +110,42 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer h.Close(context.Background())
 
-	servers := []*http.Server{}
+	// Each listener is served by serve.Until on a context that also ends
+	// when the other one fails, so one broken listener stops the proxy.
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
 	errs := make(chan error, 2)
-	serve := func(what, addr string, handler http.Handler) error {
+	running := 0
+	listen := func(what, addr string, handler http.Handler) error {
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
 			return fmt.Errorf("%s listener: %w", what, err)
 		}
-		srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
-		servers = append(servers, srv)
 		fmt.Fprintf(stdout, "%s listening on http://%s\n", what, ln.Addr())
+		running++
 		go func() {
-			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				errs <- fmt.Errorf("%s: %w", what, err)
+			err := serve.Until(ctx, &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}, ln)
+			stop()
+			if err != nil {
+				err = fmt.Errorf("%s: %w", what, err)
 			}
+			errs <- err
 		}()
 		return nil
 	}
-	shutdown := func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		for _, s := range servers {
-			s.Shutdown(sctx)
-		}
+	err = listen("proxy", *listenAddr, h.Handler())
+	if err == nil && *admin != "" {
+		err = listen("admin", *admin, h.AdminHandler())
 	}
-	if err := serve("proxy", *listen, h.Handler()); err != nil {
-		shutdown()
+	if err != nil {
+		stop()
+	}
+	for ; running > 0; running-- {
+		err = errors.Join(err, <-errs)
+	}
+	if err != nil {
 		return err
 	}
-	if *admin != "" {
-		if err := serve("admin", *admin, h.AdminHandler()); err != nil {
-			shutdown()
-			return err
-		}
-	}
-	select {
-	case <-ctx.Done():
-		shutdown()
-		fmt.Fprintln(stdout, "shut down")
-		return nil
-	case err := <-errs:
-		shutdown()
-		return err
-	}
+	fmt.Fprintln(stdout, "shut down")
+	return nil
 }

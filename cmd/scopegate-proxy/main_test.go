@@ -100,3 +100,28 @@ func TestProxyCommandRejectsBadFlags(t *testing.T) {
 		})
 	}
 }
+
+// TestProxyCommandBusyAdmin: when the admin address cannot be bound after the
+// proxy listener is up, run stops the proxy listener and returns the error.
+func TestProxyCommandBusyAdmin(t *testing.T) {
+	module, err := wasmbuild.Build("./host/testdata/guests/pass", wasmbuild.Options{NoOverlay: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	busy := httptest.NewServer(http.NotFoundHandler())
+	defer busy.Close()
+	var out strings.Builder
+	err = run(context.Background(), []string{"-module", module, "-listen", "127.0.0.1:0",
+		"-admin", strings.TrimPrefix(busy.URL, "http://")}, &out, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "admin listener") {
+		t.Fatalf("run = %v, want an admin listener error", err)
+	}
+	_, url, ok := strings.Cut(strings.TrimSpace(out.String()), "proxy listening on ")
+	if !ok {
+		t.Fatalf("proxy listening line not printed: %q", out.String())
+	}
+	if resp, err := http.Get(url + "/"); err == nil {
+		resp.Body.Close()
+		t.Fatalf("proxy %s still answers after run returned", url)
+	}
+}

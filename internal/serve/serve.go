@@ -1,5 +1,6 @@
 // Package serve runs an HTTP server until its context ends and shuts it down
-// cleanly: the small loop every development command (echo, devidp) needs.
+// cleanly: the small loop every serving command (echo, devidp,
+// scopegate-proxy) needs.
 package serve
 
 import (
