@@ -104,7 +104,7 @@ func (h *httpContext) authorize() (action types.Action) {
 		// absent from the map just read needs no removal (a host call saved
 		// on every request); an empty map is not trusted to be complete.
 		for _, name := range cfg.stripHeaders {
-			if len(headers) == 0 || hasHeader(headers, name) {
+			if _, ok := findHeader(headers, name); ok || len(headers) == 0 {
 				_ = abi.RemoveHttpRequestHeader(name)
 			}
 		}
@@ -339,22 +339,21 @@ func claimValues(payload []byte, chs []ClaimHeader) []claimValue {
 	return out
 }
 
-func hasHeader(headers [][2]string, name string) bool {
+// findHeader returns the value of the first header called name (any case)
+// and whether there is one.
+func findHeader(headers [][2]string, name string) (string, bool) {
 	for _, h := range headers {
 		if len(h[0]) == len(name) && strings.EqualFold(h[0], name) {
-			return true
+			return h[1], true
 		}
 	}
-	return false
+	return "", false
 }
 
+// headerValue is findHeader's value, "" when the header is absent.
 func headerValue(headers [][2]string, name string) string {
-	for _, h := range headers {
-		if len(h[0]) == len(name) && strings.EqualFold(h[0], name) {
-			return h[1]
-		}
-	}
-	return ""
+	v, _ := findHeader(headers, name)
+	return v
 }
 
 // unixTime converts a NumericDate, clamped to ±1e11 s (about year 5000) so
