@@ -302,14 +302,11 @@ func (h *httpContext) finish(req *Requirement, vt *verifiedToken, tok foundToken
 			}
 		}
 	}
-	values := vt.claimValues
-	if len(values) != len(p.ClaimToHeaders) {
-		values = claimValues(vt.payload, p.ClaimToHeaders)
-	}
 	for i, ch := range p.ClaimToHeaders {
 		// The values were read once when the token was verified (a JSON
-		// scan of the payload costs microseconds in wasm on every hit).
-		if v := values[i]; v.ok {
+		// scan of the payload costs microseconds in wasm on every hit),
+		// from this same provider's ClaimToHeaders, index for index.
+		if v := vt.claimValues[i]; v.ok {
 			_ = abi.ReplaceHttpRequestHeader(ch.Header, v.value)
 		}
 	}
