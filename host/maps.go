@@ -116,17 +116,21 @@ func (v *vm) replaceHeaderMapValue(s []uint64) uint32 {
 	if m == nil {
 		return statusBadArgument
 	}
-	k := strings.ToLower(string(key))
-	for i, p := range *m {
-		if strings.EqualFold(p[0], k) {
-			(*m)[i][1] = string(val)
-			rest := removeHeader(append([][2]string(nil), (*m)[i+1:]...), k)
-			*m = append((*m)[:i+1], rest...)
-			return statusOK
+	*m = replaceHeader(*m, strings.ToLower(string(key)), string(val))
+	return statusOK
+}
+
+// replaceHeader sets the first header named key to val and drops its other
+// values, in place; a header not present is appended as key.
+func replaceHeader(m [][2]string, key, val string) [][2]string {
+	for i, p := range m {
+		if strings.EqualFold(p[0], key) {
+			m[i][1] = val
+			rest := removeHeader(m[i+1:], key)
+			return m[:i+1+len(rest)]
 		}
 	}
-	*m = append(*m, [2]string{k, string(val)})
-	return statusOK
+	return append(m, [2]string{key, val})
 }
 
 func (v *vm) removeHeaderMapValue(s []uint64) uint32 {

@@ -265,3 +265,17 @@ func TestBufferWindowFollowsEnvoy(t *testing.T) {
 		})
 	}
 }
+
+func TestReplaceHeaderKeepsOneValue(t *testing.T) {
+	m := [][2]string{{"a", "1"}, {"x-k", "old"}, {"b", "2"}, {"X-K", "dup"}, {"c", "3"}}
+	got := replaceHeader(m, "x-k", "new")
+	want := [][2]string{{"a", "1"}, {"x-k", "new"}, {"b", "2"}, {"c", "3"}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("replace present: %v, want %v", got, want)
+	}
+	got = replaceHeader(got, "x-new", "v")
+	want = append(want, [2]string{"x-new", "v"})
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("replace absent: %v, want %v", got, want)
+	}
+}
