@@ -192,7 +192,7 @@ func (v *vm) getHeaderMapSize(s []uint64) uint32 {
 	if m == nil {
 		return statusNotFound
 	}
-	if !v.writeU32(u32(s[1]), uint32(len(encodePairs(*m)))) {
+	if !v.writeU32(u32(s[1]), uint32(encodedPairsSize(*m))) {
 		return statusInvalidMemoryAccess
 	}
 	return statusOK

@@ -15,16 +15,26 @@ const (
 // errPairsTooLarge reports a serialized map beyond Envoy's limits.
 var errPairsTooLarge = errors.New("header map over 1024 pairs or 1 MiB")
 
-// encodePairs serializes a header map the proxy-wasm way: a little-endian u32
-// count, then (key length, value length) per pair, then every key and value
-// each followed by a NUL byte.
-func encodePairs(pairs [][2]string) []byte {
+// encodedPairsSize is the length of encodePairs(pairs), computed without
+// encoding: 0 for an empty map.
+func encodedPairsSize(pairs [][2]string) int {
 	if len(pairs) == 0 {
-		return nil
+		return 0
 	}
 	size := 4 + 8*len(pairs)
 	for _, p := range pairs {
 		size += len(p[0]) + len(p[1]) + 2
+	}
+	return size
+}
+
+// encodePairs serializes a header map the proxy-wasm way: a little-endian u32
+// count, then (key length, value length) per pair, then every key and value
+// each followed by a NUL byte.
+func encodePairs(pairs [][2]string) []byte {
+	size := encodedPairsSize(pairs)
+	if size == 0 {
+		return nil
 	}
 	out := make([]byte, size)
 	binary.LittleEndian.PutUint32(out, uint32(len(pairs)))
