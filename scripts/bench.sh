@@ -13,11 +13,12 @@ trap 'rm -f "$raw"' EXIT
 go test -p 1 -run '^$' -bench . -benchmem -benchtime "$benchtime" -timeout 60m $pkgs | tee "$raw" >&2
 table=$(go run ./internal/tools/benchtable < "$raw")
 machine="$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(go version | cut -d' ' -f3), wazero $(go list -m -f '{{.Version}}' github.com/tetratelabs/wazero)"
-printf 'Machine: %s\nCommand: make bench (BENCHTIME=%s)\n%s\n' "$machine" "$benchtime" "$table"
+settings="BENCHTIME=$benchtime${SCOPEGATE_BENCH_MEMORY_REQUESTS:+ SCOPEGATE_BENCH_MEMORY_REQUESTS=$SCOPEGATE_BENCH_MEMORY_REQUESTS}"
+printf 'Machine: %s\nCommand: %s make bench\n%s\n' "$machine" "$settings" "$table"
 if [ "${1:-}" = "-w" ]; then
   {
     sed '/^<!-- results -->$/q' BENCHMARKS.md
-    printf '\nMeasured %s on: %s\n\nCommand: `make bench` (`scripts/bench.sh`, BENCHTIME=%s)\n%s\n' "$(date -u +%Y-%m-%d)" "$machine" "$benchtime" "$table"
+    printf '\nMeasured %s on: %s\n\nCommand: `%s scripts/bench.sh -w`\n%s\n' "$(date -u +%Y-%m-%d)" "$machine" "$settings" "$table"
   } > BENCHMARKS.md.new
   mv BENCHMARKS.md.new BENCHMARKS.md
 fi
