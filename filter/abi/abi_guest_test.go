@@ -7,11 +7,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/scopegate/scopegate/host"
+	"github.com/scopegate/scopegate/internal/syncbuf"
 	"github.com/scopegate/scopegate/internal/wasmbuild"
 )
 
@@ -365,7 +365,7 @@ func TestGuestConfigure(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			var logs syncBuffer
+			var logs syncbuf.Buffer
 			_, err := host.New(context.Background(), host.Config{
 				Module: buildGuest(t, "guest"), PluginConfig: []byte(tc.config), Log: &logs,
 			})
@@ -432,22 +432,4 @@ func TestPassthroughGuest(t *testing.T) {
 	if v := h.Violations(); len(v) != 0 {
 		t.Fatalf("violations: %v", v)
 	}
-}
-
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
