@@ -129,6 +129,10 @@ type Config struct {
 	RootID string
 	// Workers is the number of worker VMs (default 1).
 	Workers int
+	// ManualTicks stops proxy_on_tick from running on real time: worker VMs
+	// tick only when Tick or TickOn is called, so a test decides exactly
+	// when each VM's periodic work happens.
+	ManualTicks bool
 	// Clusters maps the cluster names callouts may use to real addresses as
 	// URLs, e.g. "idp" -> "http://127.0.0.1:9000". Like an Envoy cluster, only
 	// the scheme and host:port count: the callout's :path is sent as it is,
@@ -233,6 +237,7 @@ type Host struct {
 	client   *http.Client
 	callouts atomic.Int64
 	traps    atomic.Int64
+	paused   atomic.Int64 // requests waiting on a paused stream now
 
 	mu         sync.Mutex
 	logs       []LogEntry
@@ -364,8 +369,10 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		}
 		return nil, fmt.Errorf("host: Envoy rule violations while loading: %s", strings.Join(msgs, "; "))
 	}
-	for _, w := range h.workers {
-		w.startTicker()
+	if !cfg.ManualTicks {
+		for _, w := range h.workers {
+			w.startTicker()
+		}
 	}
 	ok = true
 	return h, nil
@@ -485,3 +492,17 @@ func (h *Host) Tick(ctx context.Context) {
 		w.tick()
 	}
 }
+
+// TickOn runs proxy_on_tick once on worker VM number worker now (for tests,
+// usually with Config.ManualTicks).
+func (h *Host) TickOn(worker int) error {
+	if worker < 0 || worker >= len(h.workers) {
+		return fmt.Errorf("host: no worker %d (have %d)", worker, len(h.workers))
+	}
+	h.workers[worker].tick()
+	return nil
+}
+
+// Paused returns the number of requests (Do, DoOn, Handler) waiting right
+// now for the filter to resume a stream it paused, across all workers.
+func (h *Host) Paused() int { return int(h.paused.Load()) }

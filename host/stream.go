@@ -171,12 +171,15 @@ func (v *vm) await(ctx context.Context, s *stream, action uint64) (Decision, boo
 		}
 		ch := make(chan struct{})
 		s.waiting = ch
+		v.h.paused.Add(1)
 		v.mu.Unlock()
 		select {
 		case <-ch:
 			v.mu.Lock()
+			v.h.paused.Add(-1)
 		case <-ctx.Done():
 			v.mu.Lock()
+			v.h.paused.Add(-1)
 			s.waiting = nil
 			return Decision{}, true, fmt.Errorf("host: request paused by the filter was not resumed: %w", ctx.Err())
 		}

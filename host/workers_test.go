@@ -124,3 +124,56 @@ func TestOversizedCalloutAnswerIsAFailedCall(t *testing.T) {
 		t.Fatalf("decision = status %d body %q, want the guest's answer to a (0, 0, 0) callout, not a cut body", d.Status, d.Body)
 	}
 }
+
+func TestManualTicksRunOnlyWhenAsked(t *testing.T) {
+	// The pass guest asks for a 50 ms tick period; with ManualTicks no timer runs it.
+	h := newTestHost(t, "pass", func(c *Config) { c.Workers = 2; c.ManualTicks = true })
+	time.Sleep(300 * time.Millisecond)
+	if n, _ := h.Metric("pass.ticks"); n != 0 {
+		t.Fatalf("pass.ticks = %d after 300 ms with manual ticks, want 0", n)
+	}
+	if err := h.TickOn(1); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := h.Metric("pass.ticks"); n != 1 {
+		t.Fatalf("pass.ticks = %d after TickOn(1), want 1", n)
+	}
+	h.Tick(context.Background())
+	if n, _ := h.Metric("pass.ticks"); n != 3 {
+		t.Fatalf("pass.ticks = %d after Tick on two workers, want 3", n)
+	}
+	if err := h.TickOn(2); err == nil {
+		t.Fatal("TickOn(2) with two workers did not fail")
+	}
+}
+
+func TestPausedCountsRequestsWaitingOnAPausedStream(t *testing.T) {
+	h := newTestHost(t, "pass", nil)
+	if n := h.Paused(); n != 0 {
+		t.Fatalf("Paused() = %d before any request", n)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := h.Do(ctx, Request{Path: "/", Headers: [][2]string{{"x-hold", "1"}}})
+		done <- err
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for h.Paused() != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("Paused() = %d while a held request waits, want 1", h.Paused())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err == nil {
+		t.Fatal("a held request ended without error when its context ended")
+	}
+	if n := h.Paused(); n != 0 {
+		t.Fatalf("Paused() = %d after the held request gave up, want 0", n)
+	}
+	// A request that is not held never counts.
+	if _, err := h.Do(context.Background(), Request{Path: "/"}); err != nil || h.Paused() != 0 {
+		t.Fatalf("after a passing request: err %v, Paused() %d", err, h.Paused())
+	}
+}
