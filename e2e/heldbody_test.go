@@ -27,7 +27,7 @@ func TestAPostWaitingForKeysIsNotLetThroughByItsBody(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := newJWKSServer(t, keysAuthority, filterIssuer, key)
+			srv := newFakeIdP(t, keysAuthority, filterIssuer, key)
 			srv.setDelay(400 * time.Millisecond) // the POST arrives while the first fetch is in flight
 			p := startFilterProxy(t, remoteKeysConfig(""), map[string]string{"idp": srv.URL})
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)

@@ -8,13 +8,9 @@ package e2e
 
 import (
 	"context"
-	"net"
-	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,118 +18,16 @@ import (
 	"github.com/scopegate/scopegate/internal/testjwt"
 )
 
-const faultIssuer = "https://idp.fault.example/realms/demo"
-
-// idpMode is how the fake identity provider answers.
-type idpMode string
-
 const (
-	idpOK        idpMode = "ok"        // the JWKS (and the discovery document)
-	idpReset     idpMode = "reset"     // the connection is closed without an answer (down)
-	idp500       idpMode = "500"       // 500 Internal Server Error
-	idpHTML      idpMode = "html"      // 200 with an HTML login page
-	idpTruncated idpMode = "truncated" // 200 with half of the JWKS
-	idpEmpty     idpMode = "empty"     // 200 {"keys":[]}
-	idpHuge      idpMode = "huge"      // 200 with a 10 MB body
-	idpSlow      idpMode = "slow"      // answers long after the callout timeout
-	idpFlapping  idpMode = "flapping"  // ok and 500, alternating
+	faultIssuer    = "https://idp.fault.example/realms/demo"
+	faultAuthority = "idp.internal" // the host the configuration names for the idp cluster
 )
 
-// faultyIdP is a real HTTP JWKS / discovery server whose behaviour the test
-// switches at will, counting the requests it gets.
-type faultyIdP struct {
-	*httptest.Server
-	mu        sync.Mutex
-	mode      idpMode
-	jwks      []byte
-	discovery []byte
-	delay     time.Duration // ok answers are taken when the request arrives and sent this much later
-	hits      atomic.Int64
-}
-
-func newFaultyIdP(t *testing.T, mode idpMode, keys ...*testjwt.Key) *faultyIdP {
-	f := &faultyIdP{mode: mode, jwks: testjwt.JWKS(keys...)}
-	f.setIssuer(faultIssuer)
-	f.Server = httptest.NewServer(http.HandlerFunc(f.serve))
-	t.Cleanup(f.Close)
+// newFaultyIdP is the fake identity provider answering in mode.
+func newFaultyIdP(t *testing.T, mode idpMode, keys ...*testjwt.Key) *fakeIdP {
+	f := newFakeIdP(t, faultAuthority, faultIssuer, keys...)
+	f.setMode(mode)
 	return f
-}
-
-func (f *faultyIdP) set(mode idpMode) {
-	f.mu.Lock()
-	f.mode = mode
-	f.mu.Unlock()
-}
-
-func (f *faultyIdP) setKeys(keys ...*testjwt.Key) {
-	f.mu.Lock()
-	f.jwks = testjwt.JWKS(keys...)
-	f.mu.Unlock()
-}
-
-func (f *faultyIdP) setIssuer(iss string) {
-	f.mu.Lock()
-	f.discovery = []byte(`{"issuer":"` + iss + `","jwks_uri":"http://idp.internal/certs","id_token_signing_alg_values_supported":["RS256"]}`)
-	f.mu.Unlock()
-}
-
-func (f *faultyIdP) serve(w http.ResponseWriter, r *http.Request) {
-	n := f.hits.Add(1)
-	f.mu.Lock()
-	mode, jwks, doc, delay := f.mode, f.jwks, f.discovery, f.delay
-	f.mu.Unlock()
-	if mode == idpFlapping {
-		mode = idpOK
-		if n%2 == 0 {
-			mode = idp500
-		}
-	}
-	good := jwks
-	if strings.HasSuffix(r.URL.Path, "/openid-configuration") {
-		good = doc
-	}
-	switch mode {
-	case idpOK:
-		if delay > 0 {
-			time.Sleep(delay)
-		}
-		w.Header().Set("Content-Type", "application/json")
-		w.Write(good)
-	case idpReset:
-		if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
-			if tc, ok := conn.(*net.TCPConn); ok {
-				tc.SetLinger(0)
-			}
-			conn.Close()
-		}
-	case idp500:
-		http.Error(w, "internal error", http.StatusInternalServerError)
-	case idpHTML:
-		w.Header().Set("Content-Type", "text/html")
-		w.Write([]byte("<!doctype html><html><body><form action=/login>Sign in</form></body></html>"))
-	case idpTruncated:
-		w.Header().Set("Content-Type", "application/json")
-		w.Write(good[:len(good)/2])
-	case idpEmpty:
-		w.Header().Set("Content-Type", "application/json")
-		w.Write([]byte(`{"keys":[]}`))
-	case idpHuge:
-		w.Header().Set("Content-Type", "application/json")
-		w.Write([]byte(`{"keys":[],"pad":"`))
-		chunk := []byte(strings.Repeat("x", 64<<10))
-		for range 160 { // 10 MiB
-			if _, err := w.Write(chunk); err != nil {
-				return
-			}
-		}
-		w.Write([]byte(`"}`))
-	case idpSlow:
-		select {
-		case <-r.Context().Done():
-		case <-time.After(5 * time.Second):
-			w.Write(good)
-		}
-	}
 }
 
 // faultConfig is one provider whose keys come from the "idp" cluster, with
@@ -144,9 +38,9 @@ func faultConfig(source string, cacheSeconds int) string {
 	var keys string
 	switch source {
 	case "discovery":
-		keys = `"discovery":{` + fetch + `,"uri":"http://idp.internal/realms/demo/.well-known/openid-configuration"}`
+		keys = `"discovery":{` + fetch + `,"uri":"http://` + faultAuthority + discoveryPath + `"}`
 	default:
-		keys = `"remote_jwks":{` + fetch + `,"uri":"http://idp.internal/certs"}`
+		keys = `"remote_jwks":{` + fetch + `,"uri":"http://` + faultAuthority + jwksPath + `"}`
 	}
 	return `{"providers":[{"name":"idp","issuer":"` + faultIssuer + `",` + keys + `}],` +
 		`"rules":[{"match":{"prefix":"/"},"requires":{"scopes":["orders.read"]}}]}`
@@ -157,7 +51,7 @@ type faultHost struct {
 	h *host.Host
 }
 
-func newFaultHost(t *testing.T, cfg string, f *faultyIdP) *faultHost {
+func newFaultHost(t *testing.T, cfg string, f *fakeIdP) *faultHost {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -284,7 +178,7 @@ func TestIdPFaultAtStartupThenRecoveryThenFaultAgain(t *testing.T) {
 				}
 			})
 			t.Run("recovers when the IdP does", func(t *testing.T) {
-				f.set(idpOK)
+				f.setMode(idpOK)
 				fh.recovered(t, token)
 				if fh.metric("scopegate.jwks.fetch_ok") == 0 {
 					t.Error("fetch_ok is 0")
@@ -292,7 +186,7 @@ func TestIdPFaultAtStartupThenRecoveryThenFaultAgain(t *testing.T) {
 			})
 			t.Run("keeps serving the last good keys when the IdP fails again", func(t *testing.T) {
 				failed := fh.metric("scopegate.jwks.fetch_failed")
-				f.set(mode)
+				f.setMode(mode)
 				faultWaitUntil(t, "a failed refresh", func() bool {
 					requireOutcome(t, fh.do(t, token), allowed)
 					return fh.metric("scopegate.jwks.fetch_failed") > failed
@@ -315,7 +209,7 @@ func TestIdPFaultBackoffBoundsTheCalloutRate(t *testing.T) {
 	fh := newFaultHost(t, faultConfig("remote_jwks", 600), f)
 	faultWaitUntil(t, "the first failed fetch", func() bool { return fh.metric("scopegate.jwks.fetch_failed") > 0 })
 
-	hits, callouts := f.hits.Load(), fh.h.CalloutCount()
+	hits, callouts := f.hits(), fh.h.CalloutCount()
 	// 40 extra ticks on every VM, plus the host's own: without backoff each
 	// tick would start a fetch; with it (1 s, 2 s, 4 s ... after each
 	// failure) only a few attempts fit in the window, however long a loaded
@@ -328,21 +222,21 @@ func TestIdPFaultBackoffBoundsTheCalloutRate(t *testing.T) {
 		time.Sleep(25 * time.Millisecond)
 	}
 	window := time.Since(start)
-	allowed := int64(2) // one attempt may already be due or in flight
+	allowed := 2 // one attempt may already be due or in flight
 	for d := time.Second; d <= window; d *= 2 {
 		allowed++
 	}
-	gotHits, gotCallouts := f.hits.Load()-hits, int64(fh.h.CalloutCount()-callouts)
+	gotHits, gotCallouts := f.hits()-hits, fh.h.CalloutCount()-callouts
 	t.Logf("%d ticks on 2 VMs over %v: %d requests at the IdP, %d callouts (backoff allows %d)", ticks, window.Round(time.Millisecond), gotHits, gotCallouts, allowed)
 	if gotHits > allowed || gotCallouts > allowed {
 		t.Errorf("%d IdP requests and %d callouts during %d ticks; backoff allows at most %d", gotHits, gotCallouts, ticks, allowed)
 	}
-	if int64(fh.h.CalloutCount()) != f.hits.Load() {
-		t.Errorf("%d callouts but %d requests reached the IdP", fh.h.CalloutCount(), f.hits.Load())
+	if fh.h.CalloutCount() != f.hits() {
+		t.Errorf("%d callouts but %d requests reached the IdP", fh.h.CalloutCount(), f.hits())
 	}
 	// Backoff is not give-up: the fetch is retried.
-	faultWaitUntil(t, "a retry", func() bool { return f.hits.Load() > hits+gotHits })
-	f.set(idpOK)
+	faultWaitUntil(t, "a retry", func() bool { return f.hits() > hits+gotHits })
+	f.setMode(idpOK)
 	fh.recovered(t, token)
 	fh.requireClean(t)
 }
@@ -353,7 +247,7 @@ func TestIdPFaultFlappingNeverDeniesAValidToken(t *testing.T) {
 	f := newFaultyIdP(t, idpOK, key)
 	fh := newFaultHost(t, faultConfig("remote_jwks", 1), f)
 	fh.recovered(t, token)
-	f.set(idpFlapping)
+	f.setMode(idpFlapping)
 	ok, failed := fh.metric("scopegate.jwks.fetch_ok"), fh.metric("scopegate.jwks.fetch_failed")
 	served := 0
 	faultWaitUntil(t, "refreshes that both failed and succeeded", func() bool {
@@ -495,12 +389,10 @@ func TestIdPFaultNewKidDuringAnotherVMsFetchGetsItsOwnRefetch(t *testing.T) {
 	f := newFaultyIdP(t, idpOK, base)
 	fh := newFaultHost(t, faultConfig("remote_jwks", 600), f)
 	fh.recovered(t, base.Sign(testjwt.Claims(faultIssuer, "alice", now, "orders.read"), nil))
-	f.mu.Lock()
-	f.delay = 150 * time.Millisecond // under the 300 ms callout timeout
-	f.mu.Unlock()
+	f.setDelay(150 * time.Millisecond) // under the 300 ms callout timeout
 	published := []*testjwt.Key{base}
 	for i := range 3 {
-		hits := f.hits.Load()
+		hits := f.hits()
 		ghost := base.WithKid("ghost-"+strconv.Itoa(i)).Sign(testjwt.Claims(faultIssuer, "g", now, "orders.read"), nil)
 		done := make(chan host.Decision, 1)
 		go func() {
@@ -511,7 +403,7 @@ func TestIdPFaultNewKidDuringAnotherVMsFetchGetsItsOwnRefetch(t *testing.T) {
 		}()
 		// Worker 1's refetch has reached the IdP and is being answered from
 		// the old key set; now the IdP publishes a key and worker 0 sees it.
-		faultWaitUntil(t, "worker 1's refetch at the IdP", func() bool { return f.hits.Load() > hits })
+		faultWaitUntil(t, "worker 1's refetch at the IdP", func() bool { return f.hits() > hits })
 		fresh := base.WithKid("inflight-" + strconv.Itoa(i))
 		published = append(published, fresh)
 		f.setKeys(published...)

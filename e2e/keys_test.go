@@ -1,7 +1,7 @@
 package e2e
 
 // Key fetching end to end: the compiled filter in the wazero host, keys
-// served by a real HTTP server (jwksserver_test.go) that the tests make slow,
+// served by the fake identity provider (idp_test.go) that the tests make slow,
 // failing or rotating, and two or more worker VMs sharing what they fetch.
 
 import (
@@ -71,7 +71,7 @@ func metric(p *filterProxy, name string) uint64 {
 
 func TestASlowKeyServerBeyondTheTimeoutAnswers503ThenRecovers(t *testing.T) {
 	key := testjwt.CachedKey("RS256", "e2e-slow")
-	srv := newJWKSServer(t, keysAuthority, filterIssuer, key)
+	srv := newFakeIdP(t, keysAuthority, filterIssuer, key)
 	srv.setDelay(5 * time.Second)
 	p := startFilterProxy(t, remoteKeysConfig(`"timeout_ms":300`), map[string]string{"idp": srv.URL})
 	tok := keysToken(key)
@@ -103,17 +103,17 @@ func TestASlowKeyServerBeyondTheTimeoutAnswers503ThenRecovers(t *testing.T) {
 }
 
 func TestBadKeyDocumentsAnswer503ThenRecover(t *testing.T) {
-	for name, mode := range map[string]jwksMode{"a 500": jwksFail, "an HTML page": jwksHTML, "a truncated JWKS": jwksTruncated} {
+	for name, mode := range map[string]idpMode{"a 500": idp500, "an HTML page": idpHTML, "a truncated JWKS": idpTruncated} {
 		t.Run(name+" answers 503 until good keys are served", func(t *testing.T) {
 			key := testjwt.CachedKey("ES256", "e2e-bad")
-			srv := newJWKSServer(t, keysAuthority, filterIssuer, key)
+			srv := newFakeIdP(t, keysAuthority, filterIssuer, key)
 			srv.setMode(mode)
 			p := startFilterProxy(t, remoteKeysConfig(""), map[string]string{"idp": srv.URL})
 			tok := keysToken(key)
 			if got := statusOf(decide(t, p, 0, tok)); got != 503 {
 				t.Fatalf("status %d, want 503", got)
 			}
-			srv.setMode(jwksServe)
+			srv.setMode(idpOK)
 			if !eventually(t, p, tok, 15*time.Second) {
 				t.Fatal("no recovery once good keys were served")
 			}
@@ -125,14 +125,14 @@ func TestBadKeyDocumentsAnswer503ThenRecover(t *testing.T) {
 func TestARotatedKeyIsFetchedOnItsUnknownKidThenRefetchesAreRateLimited(t *testing.T) {
 	base := testjwt.CachedKey("RS256", "e2e-rot-1")
 	next, third := base.WithKid("e2e-rot-2"), base.WithKid("e2e-rot-3")
-	srv := newJWKSServer(t, keysAuthority, filterIssuer, base)
+	srv := newFakeIdP(t, keysAuthority, filterIssuer, base)
 	p := startFilterProxy(t, remoteKeysConfig(""), map[string]string{"idp": srv.URL})
 	if got := statusOf(decide(t, p, 0, keysToken(base))); got != 200 {
 		t.Fatalf("the first key: %d", got)
 	}
 	before := srv.count(jwksPath)
 
-	srv.rotate(base, next)
+	srv.setKeys(base, next)
 	if got := statusOf(decide(t, p, 1, keysToken(next))); got != 200 {
 		t.Fatalf("a token of the rotated-in key: %d, want 200 after a refetch", got)
 	}
@@ -143,7 +143,7 @@ func TestARotatedKeyIsFetchedOnItsUnknownKidThenRefetchesAreRateLimited(t *testi
 	// Within refetch_min_interval_s (30 s) no VM refetches again: once every
 	// worker has read the shared state, a new unknown kid is 401 at once.
 	p.Host.Tick(context.Background())
-	srv.rotate(base, next, third)
+	srv.setKeys(base, next, third)
 	for w := 0; w < p.Host.Workers(); w++ {
 		if got := statusOf(decide(t, p, w, keysToken(third))); got != 401 {
 			t.Errorf("worker %d: a second unknown kid within the interval: %d, want 401", w, got)
@@ -157,7 +157,7 @@ func TestARotatedKeyIsFetchedOnItsUnknownKidThenRefetchesAreRateLimited(t *testi
 
 func TestWorkersShareOneFetch(t *testing.T) {
 	key := testjwt.CachedKey("EdDSA", "e2e-shared")
-	srv := newJWKSServer(t, keysAuthority, filterIssuer, key)
+	srv := newFakeIdP(t, keysAuthority, filterIssuer, key)
 	p := startFilterProxy(t, remoteKeysConfig(""), map[string]string{"idp": srv.URL}, func(c *host.Config) { c.Workers = 4 })
 	tok := keysToken(key)
 	for w := 0; w < 4; w++ {
@@ -176,7 +176,7 @@ func TestWorkersShareOneFetch(t *testing.T) {
 
 func TestWorkersRefreshOncePerInterval(t *testing.T) {
 	key := testjwt.CachedKey("ES256", "e2e-refresh")
-	srv := newJWKSServer(t, keysAuthority, filterIssuer, key)
+	srv := newFakeIdP(t, keysAuthority, filterIssuer, key)
 	p := startFilterProxy(t, remoteKeysConfig(`"cache_duration_s":1`), map[string]string{"idp": srv.URL}, func(c *host.Config) { c.Workers = 4 })
 	start := time.Now()
 	tok := keysToken(key)
@@ -206,7 +206,7 @@ func TestDiscoveryInTheHost(t *testing.T) {
 	}
 	key := testjwt.CachedKey("RS256", "e2e-disc")
 	t.Run("a matching issuer leads to the JWKS and allows the token", func(t *testing.T) {
-		srv := newJWKSServer(t, keysAuthority, filterIssuer, key)
+		srv := newFakeIdP(t, keysAuthority, filterIssuer, key)
 		p := startFilterProxy(t, discoveryConfig(filterIssuer), map[string]string{"idp": srv.URL})
 		if got := statusOf(decide(t, p, 0, keysToken(key))); got != 200 {
 			t.Fatalf("status %d", got)
@@ -217,7 +217,7 @@ func TestDiscoveryInTheHost(t *testing.T) {
 		p.requireClean(t)
 	})
 	t.Run("a document naming another issuer answers 503 and logs both", func(t *testing.T) {
-		srv := newJWKSServer(t, keysAuthority, "https://evil.example", key)
+		srv := newFakeIdP(t, keysAuthority, "https://evil.example", key)
 		p := startFilterProxy(t, discoveryConfig(filterIssuer), map[string]string{"idp": srv.URL})
 		if got := statusOf(decide(t, p, 0, keysToken(key))); got != 503 {
 			t.Fatalf("status %d, want 503", got)
