@@ -72,6 +72,7 @@ func (v *vm) httpCall(s []uint64) uint32 {
 	token := v.nextToken
 	v.writeU32(tokenPtr, token)
 	v.h.callouts.Add(1)
+	v.h.calloutsPending.Add(1)
 	go v.runCallout(token, base, headers, append([]byte(nil), body...), timeout)
 	return statusOK
 }
@@ -80,6 +81,7 @@ func (v *vm) httpCall(s []uint64) uint32 {
 // (connect error, timeout) is delivered as (0, 0, 0) like Envoy does.
 func (v *vm) runCallout(token uint32, base string, headers [][2]string, body []byte, timeout time.Duration) {
 	defer v.h.bg.Done()
+	defer v.h.calloutsPending.Add(-1) // after the answer's callback has run
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	go func() {

@@ -237,7 +237,9 @@ type Host struct {
 	client   *http.Client
 	callouts atomic.Int64
 	traps    atomic.Int64
-	paused   atomic.Int64 // requests waiting on a paused stream now
+	paused   atomic.Int64 // paused streams not yet resumed or answered
+
+	calloutsPending atomic.Int64 // callouts whose answer callback has not finished
 
 	mu         sync.Mutex
 	logs       []LogEntry
@@ -471,6 +473,12 @@ func (h *Host) Violations() []Violation {
 // Traps returns how many VMs have trapped (each trapped VM fails closed).
 func (h *Host) Traps() int { return int(h.traps.Load()) }
 
+// CalloutsPending returns the number of proxy_http_call callouts whose
+// answer (or failure) has not been delivered yet: a callout counts until its
+// proxy_on_http_call_response has returned, so a callout the guest makes
+// from that callback keeps the count above zero.
+func (h *Host) CalloutsPending() int { return int(h.calloutsPending.Load()) }
+
 // CalloutCount returns how many proxy_http_call callouts were dispatched.
 func (h *Host) CalloutCount() int { return int(h.callouts.Load()) }
 
@@ -503,6 +511,8 @@ func (h *Host) TickOn(worker int) error {
 	return nil
 }
 
-// Paused returns the number of requests (Do, DoOn, Handler) waiting right
-// now for the filter to resume a stream it paused, across all workers.
+// Paused returns the number of requests (Do, DoOn, Handler) whose stream
+// the filter paused and has not yet resumed or answered, across all workers.
+// A request stops counting the moment the filter resumes or answers it,
+// before Do returns.
 func (h *Host) Paused() int { return int(h.paused.Load()) }

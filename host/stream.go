@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
 )
 
 // stream is one HTTP request's context in a VM.
@@ -26,13 +27,23 @@ type stream struct {
 	vmFailed  bool      // the VM trapped or closed
 	ended     bool      // on_delete has run
 	waiting   chan struct{}
+	paused    *atomic.Int64 // the host's count of paused streams, while waiting
 }
 
 // wake releases a Do waiting on this paused stream.
 func (s *stream) wake() {
 	if s.waiting != nil {
 		close(s.waiting)
-		s.waiting = nil
+		s.stopWaiting()
+	}
+}
+
+// stopWaiting ends the wait (v.mu held).
+func (s *stream) stopWaiting() {
+	s.waiting = nil
+	if s.paused != nil {
+		s.paused.Add(-1)
+		s.paused = nil
 	}
 }
 
@@ -170,17 +181,15 @@ func (v *vm) await(ctx context.Context, s *stream, action uint64) (Decision, boo
 			return Decision{}, false, nil
 		}
 		ch := make(chan struct{})
-		s.waiting = ch
-		v.h.paused.Add(1)
+		s.waiting, s.paused = ch, &v.h.paused
+		s.paused.Add(1)
 		v.mu.Unlock()
 		select {
 		case <-ch:
 			v.mu.Lock()
-			v.h.paused.Add(-1)
 		case <-ctx.Done():
 			v.mu.Lock()
-			v.h.paused.Add(-1)
-			s.waiting = nil
+			s.stopWaiting()
 			return Decision{}, true, fmt.Errorf("host: request paused by the filter was not resumed: %w", ctx.Err())
 		}
 	}

@@ -177,3 +177,39 @@ func TestPausedCountsRequestsWaitingOnAPausedStream(t *testing.T) {
 		t.Fatalf("after a passing request: err %v, Paused() %d", err, h.Paused())
 	}
 }
+
+func TestCalloutsPendingCountsUntilTheAnswerIsDelivered(t *testing.T) {
+	release := make(chan struct{})
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-release
+		w.Write([]byte("ok"))
+	}))
+	defer backend.Close()
+	h := newTestHost(t, "pass", func(c *Config) { c.Clusters = map[string]string{"backend": backend.URL} })
+	done := make(chan Decision, 1)
+	go func() {
+		d, _ := h.Do(context.Background(), Request{Path: "/", Headers: [][2]string{{"x-callout", "backend"}}})
+		done <- d
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for h.CalloutsPending() != 1 || h.Paused() != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("CalloutsPending() = %d, Paused() = %d while the callout is unanswered, want 1 and 1", h.CalloutsPending(), h.Paused())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	close(release)
+	d := <-done
+	if d.Status != 200 && !d.Continue {
+		t.Fatalf("decision after the callout: %+v", d)
+	}
+	for h.CalloutsPending() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("CalloutsPending() = %d after the answer was delivered", h.CalloutsPending())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if h.Paused() != 0 {
+		t.Fatalf("Paused() = %d after the request was resumed", h.Paused())
+	}
+}
