@@ -148,3 +148,16 @@ func (p *filterProxy) logsContaining(substr string) []string {
 	}
 	return out
 }
+
+// waitUntil polls cond until it holds, for up to 20 s: a bound on a test
+// that would otherwise hang, not a timing assertion.
+func waitUntil(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting: %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

@@ -45,16 +45,15 @@ const (
 type fakeIdP struct {
 	*httptest.Server
 
-	mu        sync.Mutex
-	mode      idpMode
-	keys      []*testjwt.Key
-	issuer    string        // the issuer the discovery document names
-	jwksURI   string        // the jwks_uri the discovery document names
-	delay     time.Duration // before answering (a request the client gives up on ends early)
-	held      chan struct{} // while not nil, answers wait until it is closed
-	requests  map[string]int
-	total     int
-	arrivedCh chan struct{} // closed and replaced on every request: wakes waitForRequests
+	mu       sync.Mutex
+	mode     idpMode
+	keys     []*testjwt.Key
+	issuer   string        // the issuer the discovery document names
+	jwksURI  string        // the jwks_uri the discovery document names
+	delay    time.Duration // before answering (a request the client gives up on ends early)
+	held     chan struct{} // while not nil, answers wait until it is closed
+	requests map[string]int
+	total    int
 }
 
 // newFakeIdP serves keys at jwksPath, and at discoveryPath a document naming
@@ -62,7 +61,7 @@ type fakeIdP struct {
 // filter's configuration uses for the cluster's host).
 func newFakeIdP(t testing.TB, authority, issuer string, keys ...*testjwt.Key) *fakeIdP {
 	f := &fakeIdP{mode: idpOK, keys: keys, issuer: issuer, jwksURI: "http://" + authority + jwksPath,
-		requests: map[string]int{}, arrivedCh: make(chan struct{})}
+		requests: map[string]int{}}
 	f.Server = httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(func() {
 		f.release()
@@ -76,8 +75,6 @@ func (f *fakeIdP) serve(w http.ResponseWriter, r *http.Request) {
 	f.requests[r.URL.Path]++
 	f.total++
 	n := f.total
-	close(f.arrivedCh)
-	f.arrivedCh = make(chan struct{})
 	mode, keys, issuer, jwksURI, delay, held := f.mode, f.keys, f.issuer, f.jwksURI, f.delay, f.held
 	f.mu.Unlock()
 
@@ -199,23 +196,4 @@ func (f *fakeIdP) hits() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.total
-}
-
-// waitForRequests waits until path has had at least n requests; false after
-// 20 s (a bound on a test that would otherwise hang, not a timing assertion).
-func (f *fakeIdP) waitForRequests(path string, n int) bool {
-	deadline := time.After(20 * time.Second)
-	for {
-		f.mu.Lock()
-		got, arrived := f.requests[path], f.arrivedCh
-		f.mu.Unlock()
-		if got >= n {
-			return true
-		}
-		select {
-		case <-arrived:
-		case <-deadline:
-			return false
-		}
-	}
 }

@@ -103,7 +103,7 @@ func (fh *faultHost) everyWorker(check func(worker int) bool) bool {
 // must be 503 or allowed.
 func (fh *faultHost) recovered(t *testing.T, token string) {
 	t.Helper()
-	faultWaitUntil(t, "every worker allows the token", func() bool {
+	waitUntil(t, "every worker allows the token", func() bool {
 		return fh.everyWorker(func(w int) bool { return allowedOrUnavailable(t, fh.doOn(t, w, token)) })
 	})
 }
@@ -129,19 +129,6 @@ func (fh *faultHost) requireClean(t *testing.T) {
 	}
 	if v := fh.h.Violations(); len(v) != 0 {
 		t.Errorf("Envoy rule violations: %v", v)
-	}
-}
-
-// faultWaitUntil polls cond every 50 ms for up to 20 s (a bound on a test that
-// would otherwise hang, not a timing assertion).
-func faultWaitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up waiting: %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }
 
@@ -187,7 +174,7 @@ func TestIdPFaultAtStartupThenRecoveryThenFaultAgain(t *testing.T) {
 			t.Run("keeps serving the last good keys when the IdP fails again", func(t *testing.T) {
 				failed := fh.metric("scopegate.jwks.fetch_failed")
 				f.setMode(mode)
-				faultWaitUntil(t, "a failed refresh", func() bool {
+				waitUntil(t, "a failed refresh", func() bool {
 					requireOutcome(t, fh.do(t, token), allowed)
 					return fh.metric("scopegate.jwks.fetch_failed") > failed
 				})
@@ -207,7 +194,7 @@ func TestIdPFaultBackoffBoundsTheCalloutRate(t *testing.T) {
 	token := key.Sign(testjwt.Claims(faultIssuer, "alice", time.Now(), "orders.read"), nil)
 	f := newFaultyIdP(t, idp500, key)
 	fh := newFaultHost(t, faultConfig("remote_jwks", 600), f)
-	faultWaitUntil(t, "the first failed fetch", func() bool { return fh.metric("scopegate.jwks.fetch_failed") > 0 })
+	waitUntil(t, "the first failed fetch", func() bool { return fh.metric("scopegate.jwks.fetch_failed") > 0 })
 
 	hits, callouts := f.hits(), fh.h.CalloutCount()
 	// 40 extra ticks on every VM, plus the host's own: without backoff each
@@ -235,7 +222,7 @@ func TestIdPFaultBackoffBoundsTheCalloutRate(t *testing.T) {
 		t.Errorf("%d callouts but %d requests reached the IdP", fh.h.CalloutCount(), f.hits())
 	}
 	// Backoff is not give-up: the fetch is retried.
-	faultWaitUntil(t, "a retry", func() bool { return f.hits() > hits+gotHits })
+	waitUntil(t, "a retry", func() bool { return f.hits() > hits+gotHits })
 	f.setMode(idpOK)
 	fh.recovered(t, token)
 	fh.requireClean(t)
@@ -250,7 +237,7 @@ func TestIdPFaultFlappingNeverDeniesAValidToken(t *testing.T) {
 	f.setMode(idpFlapping)
 	ok, failed := fh.metric("scopegate.jwks.fetch_ok"), fh.metric("scopegate.jwks.fetch_failed")
 	served := 0
-	faultWaitUntil(t, "refreshes that both failed and succeeded", func() bool {
+	waitUntil(t, "refreshes that both failed and succeeded", func() bool {
 		requireOutcome(t, fh.do(t, token), allowed)
 		served++
 		return fh.metric("scopegate.jwks.fetch_ok") > ok && fh.metric("scopegate.jwks.fetch_failed") > failed
@@ -343,7 +330,7 @@ func TestIdPFaultDiscoveryIssuerMismatch(t *testing.T) {
 	t.Run("a later mismatch keeps the last good keys", func(t *testing.T) {
 		failed := fh.metric("scopegate.jwks.fetch_failed")
 		f.setIssuer(evil)
-		faultWaitUntil(t, "a failed refresh", func() bool {
+		waitUntil(t, "a failed refresh", func() bool {
 			requireOutcome(t, fh.do(t, token), allowed)
 			return fh.metric("scopegate.jwks.fetch_failed") > failed
 		})
@@ -403,7 +390,7 @@ func TestIdPFaultNewKidDuringAnotherVMsFetchGetsItsOwnRefetch(t *testing.T) {
 		}()
 		// Worker 1's refetch has reached the IdP and is being answered from
 		// the old key set; now the IdP publishes a key and worker 0 sees it.
-		faultWaitUntil(t, "worker 1's refetch at the IdP", func() bool { return f.hits() > hits })
+		waitUntil(t, "worker 1's refetch at the IdP", func() bool { return f.hits() > hits })
 		fresh := base.WithKid("inflight-" + strconv.Itoa(i))
 		published = append(published, fresh)
 		f.setKeys(published...)

@@ -31,20 +31,24 @@ func oidcPluginConfig(issuer string) []byte {
 }
 
 // oidcHost loads the compiled plugin into the local host, whose only way to
-// the provider is the "oidc" cluster.
-func oidcHost(t *testing.T, issuer string) *host.Host {
+// the provider is the "oidc" cluster; mutate may adjust the host config.
+func oidcHost(t *testing.T, issuer string, mutate ...func(*host.Config)) *host.Host {
 	t.Helper()
 	mod, err := wasmbuild.Build("./cmd/scopegate", wasmbuild.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := host.New(context.Background(), host.Config{
+	cfg := host.Config{
 		Module:       mod,
 		PluginConfig: oidcPluginConfig(issuer),
 		Clusters:     map[string]string{"oidc": issuer},
 		Workers:      1,
 		Log:          io.Discard,
-	})
+	}
+	for _, m := range mutate {
+		m(&cfg)
+	}
+	h, err := host.New(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,15 +13,11 @@ import (
 	"github.com/scopegate/scopegate/jwt"
 )
 
-// startFetch begins one attempt; the caller holds the shared-data lease.
+// startFetch begins one attempt; the caller holds the shared-data lease
+// (takeLease numbered the attempt).
 func (s *keyStore) startFetch(src *source, now time.Time) {
 	src.attempt++
 	src.inFlight = true
-	if src.forceWanted {
-		// This attempt starts after the unknown kid was seen: its result,
-		// whatever generation it gets, is the refetch.
-		src.forceGen = min(src.forceGen, src.rec.gen)
-	}
 	src.attemptStart = now
 	src.inFlightUntil = now.Add(src.bound())
 	a := src.attempt
@@ -159,7 +155,8 @@ func (s *keyStore) fetchSucceeded(src *source, now time.Time, body []byte, set *
 	})
 	src.gen = gen
 	abi.LogInfo("provider " + src.names + ": fetched " + strconv.Itoa(len(src.set.Keys)) + " signing keys from " + src.jwksURL())
-	s.settle(src)
+	s.sync(src, now) // a fresh CAS, should settle start a fetch for a kid this one lacks
+	s.settle(src, now)
 }
 
 // fetchFailed records a failed attempt: the current set (if any) stays, the
@@ -181,9 +178,6 @@ func (s *keyStore) fetchFailed(src *source, now time.Time, why string) {
 		r.retryAt = ns + retry.Nanoseconds()
 	})
 	src.seenFailedAt = src.rec.failedAt
-	if src.forceWanted {
-		src.forceWanted = false // the refetch happened; the kid stays unknown
-	}
 	msg := "provider " + src.names + ": fetching signing keys failed: " + why + "; "
 	if src.set != nil {
 		msg += "keeping the last good key set"
@@ -192,7 +186,8 @@ func (s *keyStore) fetchFailed(src *source, now time.Time, why string) {
 		msg += "no key set yet, requests needing it are answered 503"
 	}
 	abi.LogWarn(msg + "; retry in " + retry.String() + " (failure " + strconv.Itoa(int(failures)) + ")")
-	s.settle(src)
+	s.sync(src, now)
+	s.settle(src, now)
 }
 
 // backoff is the delay before retrying after the n-th consecutive failure:

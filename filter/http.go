@@ -19,11 +19,11 @@ type httpContext struct {
 	id     uint32
 	plugin *pluginContext
 
-	held      bool // the headers were not let through (parked or answered)
-	parked    bool // waiting in the key store for keys
-	refetched bool // the unknown-kid refetch was already spent on this stream
-	stripped  bool // spoofable headers already removed
-	looked    bool // the cache lookup was counted (a resumed stream looks again)
+	held     bool        // the headers were not let through (parked or answered)
+	parked   bool        // waiting in the key store for keys
+	stripped bool        // spoofable headers already removed
+	looked   bool        // the cache lookup was counted (a resumed stream looks again)
+	kid      kidSighting // the unknown kid this stream waited on, if any
 }
 
 // OnHttpRequestHeaders authorizes the request (DESIGN §3, §4).
@@ -203,11 +203,14 @@ func (h *httpContext) authorize() (action types.Action) {
 				continue
 			}
 			key, err := set.Verify(t, p.Algorithms)
-			if errors.Is(err, jwt.ErrUnknownKid) && !h.refetched {
-				h.refetched = true
-				if pc.keys.refetchForKid(p, t.Kid, h.id, h.resume) {
+			if errors.Is(err, jwt.ErrUnknownKid) {
+				switch pc.keys.unknownKid(p, t.Kid, &h.kid, h.id, h.resume) {
+				case kidWaiting:
 					h.parked = true
 					return types.ActionPause
+				case kidAdopted:
+					set, _ = pc.keys.keys(p)
+					key, err = set.Verify(t, p.Algorithms)
 				}
 			}
 			if err == nil {

@@ -6,8 +6,9 @@ package filter
 // canary VM that runs it), refreshed every cache_duration_s, retried with
 // exponential backoff, and shared between the proxy's worker VMs through
 // shared data (shared.go) so one proxy fetches once per interval. Requests that
-// arrive before a set exists are parked and resumed when the fetch settles.
-// docs/keys.md explains the numbers below.
+// arrive before a set exists are parked and resumed when the fetch settles;
+// so are requests whose kid the set lacks, which get one refetch per proxy
+// (unknownKid, kidState). docs/keys.md explains the numbers below.
 
 import (
 	"time"
@@ -19,7 +20,8 @@ import (
 const (
 	// keysTickPeriod is the on_tick period while remote key sources exist:
 	// the first fetch starts at most this long after configure, and a parked
-	// request sees at most this much extra latency before its fetch starts.
+	// request sees at most this much extra latency before its fetch starts,
+	// and again before its VM sees another VM's result.
 	keysTickPeriod = 200 * time.Millisecond
 	// maxWaitingStreams bounds the streams one VM parks waiting for keys;
 	// beyond it a request waiting for keys is answered 503 at once.
@@ -64,7 +66,18 @@ type keyStore struct {
 type waiter struct {
 	stream   uint32
 	resume   func()
-	deadline time.Time // never wait longer than this, whatever happens to the fetch
+	deadline time.Time    // never wait longer than this, whatever happens to the fetch
+	kid      *kidSighting // nil: waits for a first key set; else for a fetch that decides an unknown kid
+}
+
+// kidSighting is what a stream remembers of the moment it first met a kid
+// missing from its provider's key set, so that every later look at the kid
+// is judged against that same moment (see kidState).
+type kidSighting struct {
+	src      *source // nil until the stream meets an unknown kid
+	kid      string
+	attempts uint64    // fetch attempts the proxy had started by then (record.attempts)
+	deadline time.Time // the stream waits for the kid no longer than this
 }
 
 // source is one remote key source. Providers naming the same cluster, URI
@@ -90,15 +103,9 @@ type source struct {
 
 	inFlight      bool
 	attempt       uint64 // numbers this VM's attempts; stale callbacks are ignored
+	attemptNo     uint64 // the proxy-wide number (record.attempts) of this VM's current attempt
 	attemptStart  time.Time
 	inFlightUntil time.Time
-
-	// forceWanted: an unknown-kid refetch waits for a fetch result newer than
-	// the kid: the record's gen passing forceGen, or its failedAt moving.
-	forceWanted    bool
-	forceGen       uint64
-	forceFailedAt  int64
-	lastKidRefetch int64 // this VM's last unknown-kid refetch (unix ns)
 
 	waiters []waiter
 }
@@ -164,25 +171,22 @@ func (s *keyStore) step(src *source, now time.Time) {
 	}
 	if !src.inFlight {
 		s.sync(src, now)
-		if s.due(src, now) && s.takeLease(src, now) {
+		if s.due(src, now) && s.takeLease(src, now, false) {
 			s.startFetch(src, now)
 		}
 	}
 	s.expireWaiters(src, now)
-	s.settle(src)
+	s.settle(src, now)
 }
 
-// due reports whether this VM should fetch src now, judging by the shared
-// record: nobody else holds an unexpired lease, and either an unknown-kid
-// refetch is wanted, or the set is missing or older than cache_duration_s
-// and any backoff delay has passed.
+// due reports whether this VM should refresh src now, judging by the
+// shared record: nobody else holds an unexpired lease, the set is missing
+// or older than cache_duration_s, and any backoff delay has passed.
+// (Fetches for unknown kids are decided by settle.)
 func (s *keyStore) due(src *source, now time.Time) bool {
 	r, ns := &src.rec, now.UnixNano()
 	if r.leaseOwner != 0 && r.leaseOwner != s.vmID && r.leaseUntil > ns {
 		return false
-	}
-	if src.forceWanted {
-		return true
 	}
 	if ns < r.retryAt {
 		return false
@@ -199,46 +203,68 @@ func (src *source) bound() time.Duration {
 	return d + fetchGrace
 }
 
-// settle resolves the streams parked on src once their wait is over: a set is
-// present and no unknown-kid refetch is outstanding, or there is no set and
-// fetching failed.
-func (s *keyStore) settle(src *source) {
-	if src.forceWanted && (src.rec.gen > src.forceGen || src.rec.failedAt != src.forceFailedAt) {
-		src.forceWanted = false
-	}
-	if len(src.waiters) == 0 {
-		return
-	}
-	if (src.set != nil && !src.forceWanted) || (src.set == nil && src.failed) {
-		s.wakeAll(src)
-	}
+// waitBound is the longest a parked stream waits.
+func (src *source) waitBound() time.Duration {
+	return src.bound() + fetchGrace + 2*keysTickPeriod
 }
 
-// expireWaiters resumes streams that waited past their deadline. With no key
-// set at all that means the keys could not be obtained in time: the source
-// counts as failed, so those streams (and new ones) get 503.
-func (s *keyStore) expireWaiters(src *source, now time.Time) {
-	expired := false
-	for _, w := range src.waiters {
-		if now.After(w.deadline) {
-			expired = true
-			break
-		}
+// kidState is where an unknown kid stands.
+type kidState uint8
+
+const (
+	kidFound   kidState = iota // the key set now holds the kid: verify again
+	kidMissing                 // the kid stays unknown: 401
+	kidPending                 // a fetch is in flight (in any VM): wait for its result
+	kidDue                     // nobody is fetching and the refetch budget allows a fetch
+)
+
+// kidState judges a sighting against src as this VM sees it now (callers
+// read the shared record first). DESIGN §5: a kid missing from the set gets
+// one refetch, rate-limited per proxy; it is never tried against other keys.
+// A fetch that began after the kid was first seen is that refetch, whichever
+// VM made it and whatever made it start: once it has settled without the
+// kid, the answer is 401. A fetch begun before the sighting may predate the
+// key's publication, so its result only counts if it has the kid.
+func (s *keyStore) kidState(src *source, k *kidSighting, now time.Time) kidState {
+	r, ns := &src.rec, now.UnixNano()
+	switch {
+	case src.set.HasKid(k.kid):
+		return kidFound
+	case r.settled > k.attempts || now.After(k.deadline):
+		return kidMissing
+	case src.inFlight || (r.leaseOwner != 0 && r.leaseUntil > ns):
+		return kidPending
+	case r.kidRefetchAt == 0 || ns-r.kidRefetchAt >= src.fetch.RefetchMinInterval.Nanoseconds():
+		return kidDue
+	case r.settled < r.attempts:
+		// The last attempt's lease expired before it settled (its VM is
+		// gone): whatever it was, it decided nothing.
+		return kidDue
 	}
-	if !expired {
-		return
-	}
-	if src.set == nil {
-		if !src.failed {
-			abi.LogWarn("provider " + src.names + ": no signing keys within " + src.bound().String() + "; waiting requests are answered 503")
-		}
-		src.failed = true
-		s.wakeAll(src)
-		return
-	}
+	return kidMissing // refetch_min_interval_s has not passed since the proxy's last unknown-kid refetch
+}
+
+// settle resolves the streams parked on src: those waiting for a first set
+// once there is one or fetching failed, those waiting on an unknown kid once
+// their kid is found or stays unknown. When a kid needs a fetch that no VM
+// is making, this VM takes the lease (a CAS write, so of several VMs that
+// decide at once only one fetches) and fetches now; the others see its lease
+// or its result on their next look. Runs on every tick and after every
+// fetch, so no parked stream is missed for longer than a tick.
+func (s *keyStore) settle(src *source, now time.Time) {
+	keysDecided := src.set != nil || src.failed
+	var due *kidSighting
 	kept := src.waiters[:0]
 	for _, w := range src.waiters {
-		if now.After(w.deadline) {
+		wake := keysDecided
+		if w.kid != nil {
+			st := s.kidState(src, w.kid, now)
+			wake = st == kidFound || st == kidMissing
+			if st == kidDue && due == nil {
+				due = w.kid
+			}
+		}
+		if wake {
 			s.queueWake(w)
 		} else {
 			kept = append(kept, w)
@@ -246,8 +272,26 @@ func (s *keyStore) expireWaiters(src *source, now time.Time) {
 	}
 	clear(src.waiters[len(kept):])
 	src.waiters = kept
-	if len(kept) == 0 {
-		src.forceWanted = false
+	if due != nil && !src.inFlight && s.takeLease(src, now, true) {
+		abi.LogInfo("provider " + src.names + ": token signed with unknown kid " + quoteShort(due.kid) + "; refetching the key set")
+		s.startFetch(src, now)
+	}
+}
+
+// expireWaiters gives up on a first key set once a stream waiting for it
+// has waited past its deadline: the source counts as failed, so those
+// streams (and new ones) get 503. (Streams waiting on an unknown kid only
+// exist once there is a set; kidState applies their deadline.)
+func (s *keyStore) expireWaiters(src *source, now time.Time) {
+	if src.set != nil || src.failed {
+		return
+	}
+	for _, w := range src.waiters {
+		if now.After(w.deadline) {
+			abi.LogWarn("provider " + src.names + ": no signing keys within " + src.bound().String() + "; waiting requests are answered 503")
+			src.failed = true
+			return
+		}
 	}
 }
 
@@ -288,43 +332,46 @@ func (s *keyStore) waitForKeys(p *Provider, streamID uint32, resume func()) bool
 	return true
 }
 
-// refetchForKid handles an unknown kid: if a refetch is allowed (rate limit
-// refetch_min_interval_s per provider, across the proxy's VMs) or already
-// wanted, parks the stream like waitForKeys and returns true; false when
-// rate-limited (answer 401 now).
-func (s *keyStore) refetchForKid(p *Provider, kid string, streamID uint32, resume func()) bool {
+// kidVerdict is what authorize does about a kid missing from the key set.
+type kidVerdict uint8
+
+const (
+	kidDenied  kidVerdict = iota // the kid stays unknown: 401
+	kidAdopted                   // a newer key set (fetched by any VM) has the kid: verify again
+	kidWaiting                   // the stream is parked until a fetch decides
+)
+
+// unknownKid handles a token whose kid p's key set lacks. It first reads the
+// newest key set in shared data and, if that has the kid, adopts it at once.
+// Otherwise the stream waits for the fetch some VM has in flight or, if the
+// proxy's refetch budget (refetch_min_interval_s) allows, for the refetch
+// that the first of the proxy's VMs to look (settle, on its tick) starts;
+// else the answer is 401. seen is the stream's own record of its sighting:
+// a stream waits on one source at most, and later looks are judged against
+// its first. When the wait ends the store calls
+// abi.SetEffectiveContext(streamID) and resume().
+func (s *keyStore) unknownKid(p *Provider, kid string, seen *kidSighting, streamID uint32, resume func()) kidVerdict {
 	src := s.source(p)
-	if src == nil || s.waiting >= maxWaitingStreams {
-		return false
+	if src == nil || (seen.src != nil && seen.src != src) {
+		return kidDenied
 	}
-	if !src.forceWanted {
-		// Judge by the shared record as it is now, not as this VM last read
-		// it (up to a tick ago): another VM may have refetched since (rate
-		// limit), or finished a fetch that predates this kid (the refetch
-		// must be newer than that).
-		rec := src.rec
-		if data, _, err := abi.GetSharedData(src.key); err == nil {
-			if fresh, ok := decodeRecord(data); ok {
-				rec = fresh
-			}
-		}
-		now := s.now().UnixNano()
-		last := max(src.lastKidRefetch, rec.kidRefetchAt)
-		if last != 0 && now-last < src.fetch.RefetchMinInterval.Nanoseconds() {
-			return false
-		}
-		src.forceWanted, src.lastKidRefetch = true, now
-		src.forceGen, src.forceFailedAt = rec.gen, rec.failedAt
-		// A fetch another VM has in flight predates this kid too, so its
-		// result does not count either (startFetch lowers the mark once
-		// this VM fetches itself).
-		if rec.leaseOwner != 0 && rec.leaseOwner != s.vmID && rec.leaseUntil > now {
-			src.forceGen++
-		}
-		abi.LogInfo("provider " + src.names + ": token signed with unknown kid " + quoteShort(kid) + "; refetching the key set")
+	now := s.now()
+	s.sync(src, now)
+	if seen.src == nil {
+		*seen = kidSighting{src: src, kid: kid, attempts: src.rec.attempts, deadline: now.Add(src.waitBound())}
 	}
-	s.park(src, streamID, resume)
-	return true
+	switch s.kidState(src, seen, now) {
+	case kidFound:
+		return kidAdopted
+	case kidMissing:
+		return kidDenied
+	}
+	if s.waiting >= maxWaitingStreams {
+		return kidDenied
+	}
+	src.waiters = append(src.waiters, waiter{stream: streamID, resume: resume, deadline: seen.deadline, kid: seen})
+	s.waiting++
+	return kidWaiting
 }
 
 // quoteShort quotes an attacker-chosen kid for a log line, cut to 64 bytes.
@@ -346,7 +393,7 @@ func quoteShort(s string) string {
 }
 
 func (s *keyStore) park(src *source, streamID uint32, resume func()) {
-	deadline := s.now().Add(src.bound() + fetchGrace + 2*keysTickPeriod)
+	deadline := s.now().Add(src.waitBound())
 	src.waiters = append(src.waiters, waiter{stream: streamID, resume: resume, deadline: deadline})
 	s.waiting++
 }
@@ -368,14 +415,6 @@ func (s *keyStore) cancel(streamID uint32) {
 			break
 		}
 	}
-}
-
-func (s *keyStore) wakeAll(src *source) {
-	for _, w := range src.waiters {
-		s.queueWake(w)
-	}
-	clear(src.waiters)
-	src.waiters = src.waiters[:0]
 }
 
 func (s *keyStore) queueWake(w waiter) {

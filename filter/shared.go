@@ -28,10 +28,10 @@ import (
 // sharedKeyPrefix begins every shared-data key scopegate writes.
 const sharedKeyPrefix = "scopegate.jwks."
 
-// recordMagic starts an encoded record (format version 1), bodyMagic the
-// value holding the JWKS bytes.
+// recordMagic starts an encoded record (format version 2: version 1 had no
+// attempt numbers), bodyMagic the value holding the JWKS bytes.
 const (
-	recordMagic = "sgk1"
+	recordMagic = "sgk2"
 	bodyMagic   = "sgkb"
 )
 
@@ -49,15 +49,20 @@ type record struct {
 	leaseOwner   uint64 // VM fetching now (0: none)
 	leaseUntil   int64  // the lease is void after this
 	kidRefetchAt int64  // last unknown-kid refetch by any VM (rate limit)
+	attempts     uint64 // fetch attempts started by any VM; each lease numbers one
+	settled      uint64 // the number of the last attempt that ended (ok or failed)
 	jwksURI      string // discovery: the jwks_uri the set came from
 }
+
+// recordNumbers is the number of decimal fields an encoded record has.
+const recordNumbers = 10
 
 // encode writes the record as one line of decimal fields, then the jwks_uri.
 func (r *record) encode() []byte {
 	b := make([]byte, 0, 128+len(r.jwksURI))
 	b = append(b, recordMagic...)
-	for _, v := range []uint64{r.gen, uint64(r.fetchedAt), uint64(r.failedAt), uint64(r.failures),
-		uint64(r.retryAt), r.leaseOwner, uint64(r.leaseUntil), uint64(r.kidRefetchAt)} {
+	for _, v := range [recordNumbers]uint64{r.gen, uint64(r.fetchedAt), uint64(r.failedAt), uint64(r.failures),
+		uint64(r.retryAt), r.leaseOwner, uint64(r.leaseUntil), uint64(r.kidRefetchAt), r.attempts, r.settled} {
 		b = append(b, ' ')
 		b = strconv.AppendUint(b, v, 10)
 	}
@@ -84,10 +89,10 @@ func decodeRecord(data []byte) (r record, ok bool) {
 		return record{}, false
 	}
 	fields := strings.Split(string(line), " ")
-	if len(fields) != 9 || fields[0] != recordMagic {
+	if len(fields) != 1+recordNumbers || fields[0] != recordMagic {
 		return record{}, false
 	}
-	var v [8]uint64
+	var v [recordNumbers]uint64
 	for i, f := range fields[1:] {
 		n, err := strconv.ParseUint(f, 10, 64)
 		if err != nil {
@@ -106,7 +111,7 @@ func decodeRecord(data []byte) (r record, ok bool) {
 	return record{
 		gen: v[0], fetchedAt: int64(v[1]), failedAt: int64(v[2]), failures: uint32(v[3]),
 		retryAt: int64(v[4]), leaseOwner: v[5], leaseUntil: int64(v[6]), kidRefetchAt: int64(v[7]),
-		jwksURI: string(uri),
+		attempts: v[8], settled: v[9], jwksURI: string(uri),
 	}, true
 }
 
@@ -227,6 +232,9 @@ func (s *keyStore) adoptBody(src *source) {
 	}
 	src.set, src.body = set, bytes.Clone(jwks)
 	src.failed = false
+	if abi.LogEnabled(abi.LogLevelDebug) {
+		abi.LogDebug("provider " + src.names + ": adopted key set generation " + strconv.FormatUint(gen, 10) + " from another worker")
+	}
 }
 
 // nextGen is the generation a newly fetched set gets: one past the
@@ -263,24 +271,27 @@ func (s *keyStore) storeBody(src *source, gen uint64, jwks []byte) {
 }
 
 // takeLease claims the right to fetch src with a CAS write of the record,
-// so only one VM fetches at a time. A fresh record (no CAS yet) is re-read
-// after the write: Envoy creates a missing key unconditionally, so two VMs
-// may both write it and the one whose marker survived fetches.
-func (s *keyStore) takeLease(src *source, now time.Time) bool {
+// so only one VM fetches at a time, and numbers the attempt; forKid marks
+// it as an unknown-kid refetch (the rate limit). A fresh record (no CAS
+// yet) is re-read after the write: Envoy creates a missing key
+// unconditionally, so two VMs may both write it and the one whose marker
+// survived fetches.
+func (s *keyStore) takeLease(src *source, now time.Time, forKid bool) bool {
 	r := src.rec
 	ns := now.UnixNano()
 	r.leaseOwner, r.leaseUntil = s.vmID, ns+src.bound().Nanoseconds()
-	if src.forceWanted {
+	r.attempts++
+	if forKid {
 		r.kidRefetchAt = ns
 	}
 	err := abi.SetSharedData(src.key, r.encode(), src.cas)
 	switch {
 	case err == nil:
 	case errors.Is(err, types.ErrorStatusCasMismatch):
-		return false // another VM wrote first; its lease or result shows on the next tick
+		return false // another VM wrote first; its lease or result shows on the next look
 	default:
 		abi.LogWarn("provider " + src.names + ": writing shared key data failed: " + err.Error())
-		src.rec = r
+		src.rec, src.attemptNo = r, r.attempts
 		return true // no sharing: fetch for this VM alone
 	}
 	if src.cas == 0 {
@@ -290,13 +301,15 @@ func (s *keyStore) takeLease(src *source, now time.Time) bool {
 			}
 		}
 	}
-	src.rec = r
+	src.rec, src.attemptNo = r, r.attempts
 	return true
 }
 
-// publish applies change to the current shared record and writes it back,
-// releasing this VM's lease; it retries a few times if another VM writes in
-// between. src.rec ends as the written (or, failing that, local) record.
+// publish records the end of this VM's current attempt: it applies change
+// to the current shared record, marks the attempt settled and writes the
+// record back, releasing this VM's lease; it retries a few times if another
+// VM writes in between. src.rec ends as the written (or, failing that,
+// local) record.
 func (s *keyStore) publish(src *source, change func(*record)) {
 	for try := 0; try < 4; try++ {
 		r, cas := src.rec, uint32(0)
@@ -308,6 +321,7 @@ func (s *keyStore) publish(src *source, change func(*record)) {
 			cas = c
 		}
 		change(&r)
+		r.settled = max(r.settled, src.attemptNo)
 		if r.leaseOwner == s.vmID {
 			r.leaseOwner, r.leaseUntil = 0, 0
 		}
