@@ -250,8 +250,8 @@ func TestAKidWaiterIsAnswered401AtItsDeadlineEvenWithAFetchInFlight(t *testing.T
 	v.one(v.tickOn(v.a)) // never answered: a's VM is gone
 	waiting, _ := v.meetKid(v.b, "z")
 	start := v.clock.Now()
-	// a's lease expires after its bound; b takes over, and its own fetch
-	// hangs too.
+	// a's lease expires after its bound; b takes over (a refetch whose VM
+	// vanished did not spend the budget), and b's own fetch hangs too.
 	v.advance(v.b.remote[0].bound() + time.Millisecond)
 	v.one(v.tickOn(v.b))
 	deadline := start.Add(v.b.remote[0].waitBound())
