@@ -31,7 +31,7 @@ func TestLoadRejectsProxyCallsDuringInitialize(t *testing.T) {
 	if !strings.Contains(log.String(), "Envoy rule violation: "+RuleInitCall) {
 		t.Fatalf("violation not logged:\n%s", log.String())
 	}
-	if !strings.Contains(log.String(), "][info][wasm] scopegate: init may log\n") {
+	if !strings.Contains(log.String(), "][info][wasm] wasm log: init may log\n") {
 		t.Errorf("proxy_log during init should be allowed and logged:\n%s", log.String())
 	}
 }

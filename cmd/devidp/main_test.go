@@ -10,6 +10,9 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/scopegate/scopegate/internal/cli"
+	"github.com/scopegate/scopegate/internal/version"
 )
 
 func TestDevIdPCommand(t *testing.T) {
@@ -19,7 +22,7 @@ func TestDevIdPCommand(t *testing.T) {
 		outR, outW := io.Pipe()
 		done := make(chan error, 1)
 		go func() {
-			done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-alg", "ES256"}, outW)
+			done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-alg", "ES256"}, io.Discard, outW)
 			outW.Close()
 		}()
 		line, err := bufio.NewReader(outR).ReadString('\n')
@@ -59,18 +62,25 @@ func TestDevIdPCommand(t *testing.T) {
 		{"a non-positive token lifetime is an error", []string{"-ttl", "0s"}, "-ttl"},
 		{"an unknown flag is an error", []string{"-nope"}, "nope"},
 	}
-	t.Run("-h is flag.ErrHelp, which main answers with the usage and exit 0", func(t *testing.T) {
-		var usage strings.Builder
-		if err := run(context.Background(), []string{"-h"}, &usage); !errors.Is(err, flag.ErrHelp) {
+	t.Run("-h is flag.ErrHelp, which main answers with the usage on stderr and exit 0", func(t *testing.T) {
+		var stdout, usage strings.Builder
+		if err := run(context.Background(), []string{"-h"}, &stdout, &usage); !errors.Is(err, flag.ErrHelp) {
 			t.Fatalf("run(-h) = %v, want flag.ErrHelp", err)
 		}
-		if !strings.Contains(usage.String(), "-alg") {
-			t.Errorf("usage does not document -alg:\n%s", usage.String())
+		if !strings.Contains(usage.String(), "-alg") || stdout.Len() != 0 {
+			t.Errorf("usage does not document -alg, or went to stdout:\nstderr %s\nstdout %s", usage.String(), stdout.String())
+		}
+	})
+	t.Run("-version prints the version on stdout", func(t *testing.T) {
+		var stdout strings.Builder
+		err := run(context.Background(), []string{"-version"}, &stdout, io.Discard)
+		if cli.ExitStatus("devidp", err, io.Discard) != 0 || stdout.String() != "devidp "+version.Version+"\n" {
+			t.Fatalf("run(-version) = %v, stdout %q", err, stdout.String())
 		}
 	})
 	for _, c := range bad {
 		t.Run(c.name, func(t *testing.T) {
-			err := run(context.Background(), c.args, io.Discard)
+			err := run(context.Background(), c.args, io.Discard, io.Discard)
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("run(%q) = %v, want an error containing %s", c.args, err, c.want)
 			}

@@ -4,10 +4,15 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
+	"flag"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/scopegate/scopegate/internal/cli"
+	"github.com/scopegate/scopegate/internal/version"
 )
 
 func TestEchoCommand(t *testing.T) {
@@ -17,7 +22,7 @@ func TestEchoCommand(t *testing.T) {
 		outR, outW := io.Pipe()
 		done := make(chan error, 1)
 		go func() {
-			done <- run(ctx, []string{"-addr", "127.0.0.1:0"}, outW)
+			done <- run(ctx, []string{"-addr", "127.0.0.1:0"}, io.Discard, outW)
 			outW.Close()
 		}()
 		line, err := bufio.NewReader(outR).ReadString('\n')
@@ -45,11 +50,25 @@ func TestEchoCommand(t *testing.T) {
 		}
 	})
 	t.Run("stray arguments and a busy address are errors", func(t *testing.T) {
-		if err := run(context.Background(), []string{"extra"}, io.Discard); err == nil || !strings.Contains(err.Error(), "unexpected arguments") {
+		if err := run(context.Background(), []string{"extra"}, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "unexpected arguments") {
 			t.Errorf("stray argument: %v", err)
 		}
-		if err := run(context.Background(), []string{"-addr", "256.0.0.1:1"}, io.Discard); err == nil || !strings.Contains(err.Error(), "listening") {
+		if err := run(context.Background(), []string{"-addr", "256.0.0.1:1"}, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "listening") {
 			t.Errorf("bad address: %v", err)
+		}
+	})
+	t.Run("-h prints the usage on stderr only, -version the version on stdout", func(t *testing.T) {
+		var stdout, stderr strings.Builder
+		if err := run(context.Background(), []string{"-h"}, &stdout, &stderr); !errors.Is(err, flag.ErrHelp) {
+			t.Fatalf("run(-h) = %v", err)
+		}
+		if stdout.Len() != 0 || !strings.Contains(stderr.String(), "-addr") {
+			t.Errorf("-h: stdout %q, stderr %q", stdout.String(), stderr.String())
+		}
+		stdout.Reset()
+		err := run(context.Background(), []string{"-version"}, &stdout, io.Discard)
+		if cli.ExitStatus("echo", err, io.Discard) != 0 || stdout.String() != "echo "+version.Version+"\n" {
+			t.Errorf("-version: %v, stdout %q", err, stdout.String())
 		}
 	})
 }

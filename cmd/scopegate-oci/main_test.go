@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
+	"flag"
 	"io"
 	"log"
 	"net/http/httptest"
@@ -16,6 +18,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/scopegate/scopegate/internal/cli"
+	"github.com/scopegate/scopegate/internal/version"
 	"github.com/scopegate/scopegate/oci"
 )
 
@@ -38,7 +42,7 @@ func TestRunWritesTheLayoutAndPushes(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "oci")
 
 	var stdout bytes.Buffer
-	if err := run(context.Background(), []string{"-wasm", wasm, "-out", out, "-push", ref}, &stdout); err != nil {
+	if err := run(context.Background(), []string{"-wasm", wasm, "-out", out, "-push", ref}, &stdout, io.Discard); err != nil {
 		t.Fatalf("run: %v\n%s", err, stdout.String())
 	}
 
@@ -96,9 +100,24 @@ func TestRunRejectsBadInvocations(t *testing.T) {
 		{"a stray argument is an error", []string{"-wasm", wasm, "extra"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if err := run(context.Background(), tc.args, io.Discard); err == nil {
+			if err := run(context.Background(), tc.args, io.Discard, io.Discard); err == nil {
 				t.Error("run succeeded")
 			}
 		})
+	}
+}
+
+func TestHelpGoesToStderrAndVersionToStdout(t *testing.T) {
+	var stdout, stderr strings.Builder
+	if err := run(context.Background(), []string{"-h"}, &stdout, &stderr); !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("run(-h) = %v", err)
+	}
+	if stdout.Len() != 0 || !strings.Contains(stderr.String(), "-push") {
+		t.Errorf("-h: stdout %q, stderr %q; the usage belongs on stderr, as in every command", stdout.String(), stderr.String())
+	}
+	stdout.Reset()
+	err := run(context.Background(), []string{"-version"}, &stdout, io.Discard)
+	if cli.ExitStatus("scopegate-oci", err, io.Discard) != 0 || stdout.String() != "scopegate-oci "+version.Version+"\n" {
+		t.Errorf("-version: %v, stdout %q", err, stdout.String())
 	}
 }

@@ -3,15 +3,20 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
+	"flag"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/scopegate/scopegate/internal/cli"
+	"github.com/scopegate/scopegate/internal/version"
 	"github.com/scopegate/scopegate/internal/wasmbuild"
 )
 
@@ -34,7 +39,7 @@ func TestProxyCommand(t *testing.T) {
 	outR, outW := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"-module", module, "-config", cfgPath, "-upstream", upstream.URL,
+		done <- run(ctx, []string{"-module", module, "-config", cfgPath, "-check-config=false", "-upstream", upstream.URL,
 			"-cluster", "idp=" + upstream.URL, "-listen", "127.0.0.1:0", "-admin", "127.0.0.1:0", "-workers", "2"}, outW, io.Discard)
 		outW.Close()
 	}()
@@ -85,6 +90,9 @@ func TestProxyCommand(t *testing.T) {
 }
 
 func TestProxyCommandRejectsBadFlags(t *testing.T) {
+	cfgPath := filepath.Join(t.TempDir(), "plugin.json")
+	os.WriteFile(cfgPath, []byte(`{}`), 0o644)
+	required := []string{"-config", cfgPath, "-upstream", "http://127.0.0.1:9"}
 	cases := map[string][]string{
 		"a cluster without a URL":      {"-cluster", "idp"},
 		"a cluster URL without scheme": {"-cluster", "idp=127.0.0.1:9000"},
@@ -94,7 +102,7 @@ func TestProxyCommandRejectsBadFlags(t *testing.T) {
 	}
 	for name, args := range cases {
 		t.Run(name+" is an error", func(t *testing.T) {
-			if err := run(context.Background(), args, io.Discard, io.Discard); err == nil {
+			if err := run(context.Background(), append(slices.Clone(required), args...), io.Discard, io.Discard); err == nil {
 				t.Fatalf("run(%v) succeeded", args)
 			}
 		})
@@ -111,7 +119,8 @@ func TestProxyCommandBusyAdmin(t *testing.T) {
 	busy := httptest.NewServer(http.NotFoundHandler())
 	defer busy.Close()
 	var out strings.Builder
-	err = run(context.Background(), []string{"-module", module, "-listen", "127.0.0.1:0",
+	err = run(context.Background(), []string{"-module", module, "-config", os.DevNull, "-check-config=false",
+		"-upstream", "http://127.0.0.1:9", "-listen", "127.0.0.1:0",
 		"-admin", strings.TrimPrefix(busy.URL, "http://")}, &out, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "admin listener") {
 		t.Fatalf("run = %v, want an admin listener error", err)
@@ -124,4 +133,72 @@ func TestProxyCommandBusyAdmin(t *testing.T) {
 		resp.Body.Close()
 		t.Fatalf("proxy %s still answers after run returned", url)
 	}
+}
+
+// TestProxyCommandExplainsItsStartupErrors: each mistake a newcomer makes on
+// the command line is a startup error that says what is wrong and where,
+// before any module is loaded.
+func TestProxyCommandExplainsItsStartupErrors(t *testing.T) {
+	dir := t.TempDir()
+	file := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	valid := `{
+  "providers": [{
+    "name": "demo",
+    "remote_jwks": {"cluster": "idp", "uri": "http://127.0.0.1:9000/jwks"}
+  }]
+}`
+	good := file("good.json", valid)
+	broken := file("broken.json", "{\n  \"providers\": [\n    {\"name\": \"demo\",}\n  ]\n}\n")
+	misspelled := file("misspelled.json", strings.Replace(valid, `"name": "demo",`, `"name": "demo", "audience": ["api"],`, 1))
+	noModule := filepath.Join(dir, "no-such-module.wasm")
+	upstream := []string{"-upstream", "http://127.0.0.1:9"}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no -config says it is required", upstream, "-config is required"},
+		{"no -upstream says it is required", []string{"-config", good}, "-upstream is required"},
+		{"invalid JSON names the line and column", append([]string{"-config", broken}, upstream...), broken + ":3:21: invalid JSON: invalid character '}'"},
+		{"an unknown field suggests the field meant", append([]string{"-config", misspelled}, upstream...), `providers[0].audience: unknown field (did you mean "audiences"?)`},
+		{"a cluster the proxy was not given is named", append([]string{"-config", good, "-cluster", "keycloak=http://127.0.0.1:9"}, upstream...),
+			`cluster "idp", which the proxy was not given (clusters: keycloak); add -cluster idp=http://host:port`},
+		{"the valid twin passes the checks and fails only on the missing module", append([]string{"-config", good, "-cluster", "idp=http://127.0.0.1:9", "-module", noModule}, upstream...),
+			"no-such-module.wasm"},
+		{"-check-config=false leaves the configuration to the module", append([]string{"-config", misspelled, "-check-config=false", "-module", noModule}, upstream...),
+			"no-such-module.wasm"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := run(context.Background(), tc.args, io.Discard, io.Discard)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("run(%q) = %v, want an error containing %q", tc.args, err, tc.want)
+			}
+		})
+	}
+}
+
+func TestProxyCommandHelpAndVersion(t *testing.T) {
+	t.Run("-h prints the usage on stderr only and counts as success", func(t *testing.T) {
+		var stdout, stderr strings.Builder
+		err := run(context.Background(), []string{"-h"}, &stdout, &stderr)
+		if !errors.Is(err, flag.ErrHelp) || cli.ExitStatus("scopegate-proxy", err, io.Discard) != 0 {
+			t.Fatalf("run(-h) = %v", err)
+		}
+		if stdout.Len() != 0 || !strings.Contains(stderr.String(), "-upstream") || !strings.Contains(stderr.String(), "Usage:") {
+			t.Errorf("stdout %q, stderr %q", stdout.String(), stderr.String())
+		}
+	})
+	t.Run("-version prints the version on stdout", func(t *testing.T) {
+		var stdout strings.Builder
+		err := run(context.Background(), []string{"-version"}, &stdout, io.Discard)
+		if cli.ExitStatus("scopegate-proxy", err, io.Discard) != 0 || stdout.String() != "scopegate-proxy "+version.Version+"\n" {
+			t.Fatalf("run(-version) = %v, stdout %q", err, stdout.String())
+		}
+	})
 }
