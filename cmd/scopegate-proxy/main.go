@@ -6,10 +6,11 @@
 //	    -upstream http://127.0.0.1:9100 -cluster idp=http://127.0.0.1:9000 \
 //	    -listen 127.0.0.1:8080 -admin 127.0.0.1:9901 -workers 2
 //
-// -config and -upstream are required. The configuration is checked as
-// scopegate's before the module starts (-check-config=false for other
-// modules): a JSON error names its line and column, an unknown field the
-// field meant, and a cluster the proxy was not given (-cluster) is an error.
+// -config and -upstream are required. A scopegate configuration naming a
+// cluster the proxy was not given (-cluster) is refused before the module
+// loads; a configuration the module rejects is explained as scopegate reads
+// it: a JSON error with its line and column, an unknown field with the
+// field meant.
 package main
 
 import (
@@ -63,7 +64,8 @@ reverse proxy, the way Envoy 1.33+ runs it.
 
 Usage:
   scopegate-proxy -config plugin.json -upstream http://127.0.0.1:9100 \
-      [-module dist/scopegate.wasm] [-cluster idp=http://127.0.0.1:9000 ...] [flags]`
+      [-module dist/scopegate.wasm] [-cluster idp=http://127.0.0.1:9000 ...] [flags]
+  scopegate-proxy -check -config plugin.json [-cluster idp=http://127.0.0.1:9000 ...]`
 
 // run parses flags, starts the host, the proxy and the admin listener, and
 // serves until ctx ends; then it shuts down cleanly.
@@ -71,7 +73,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := cli.Flags("scopegate-proxy", synopsis, stderr)
 	module := fs.String("module", "dist/scopegate.wasm", "proxy-wasm module (.wasm) to run")
 	configPath := fs.String("config", "", "plugin configuration file (buffer 7, read in on_configure); required")
-	checkConfig := fs.Bool("check-config", true, "check -config as scopegate's configuration before starting (JSON position, field names, clusters); false for other modules")
 	vmConfigPath := fs.String("vm-config", "", "VM configuration file (buffer 6, read in on_vm_start)")
 	upstream := fs.String("upstream", "", "upstream base URL allowed requests are forwarded to, e.g. http://127.0.0.1:9100; required")
 	clusters := clusterFlags{}
@@ -85,13 +86,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	rootID := fs.String("root-id", "", "plugin root_id (Envoy's config.root_id), in logs and properties")
 	vmID := fs.String("vm-id", "", "VM vm_id (Envoy's vm_config.vm_id), in logs and properties")
 	cacheDir := fs.String("cache-dir", "", "wazero compilation cache directory (default: user cache dir/scopegate/wazero)")
+	check := fs.Bool("check", false, "load the module with -config the way Envoy would (canary and workers, on_configure), report, and exit; -upstream is not needed")
 	if err := cli.Parse(fs, args, stdout); err != nil {
 		return err
 	}
 	if *configPath == "" {
-		return errors.New("-config is required: the plugin configuration file, e.g. -config examples/demo.json (a module that takes none: -config /dev/null -check-config=false)")
+		return errors.New("-config is required: the plugin configuration file, e.g. -config examples/demo.json (a module that takes none: -config /dev/null)")
 	}
-	if *upstream == "" {
+	if *upstream == "" && !*check {
 		return errors.New("-upstream is required: the base URL allowed requests are forwarded to, e.g. -upstream http://127.0.0.1:9100")
 	}
 	level, err := host.ParseLogLevel(*logLevel)
@@ -118,8 +120,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if cfg.PluginConfig, err = os.ReadFile(*configPath); err != nil {
 		return fmt.Errorf("reading plugin configuration: %w", err)
 	}
-	if *checkConfig {
-		if _, err := cli.CheckPluginConfig(*configPath, cfg.PluginConfig, slices.Sorted(maps.Keys(clusters))); err != nil {
+	// Read as scopegate's, the configuration's clusters are checked before
+	// the module loads. A configuration scopegate cannot read may belong to
+	// another module; if the module rejects it too, the error says where
+	// scopegate's reading failed (line and column, the field meant).
+	scopegateCfg, readErr := cli.ParsePluginConfig(*configPath, cfg.PluginConfig)
+	if readErr == nil {
+		if err := cli.CheckClusters(*configPath, scopegateCfg, slices.Sorted(maps.Keys(clusters))); err != nil {
 			return err
 		}
 	}
@@ -130,9 +137,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	h, err := host.New(ctx, cfg)
 	if err != nil {
+		if readErr != nil && strings.Contains(err.Error(), "proxy_on_configure") {
+			return fmt.Errorf("%v (the module rejected the configuration: %w)", readErr, err)
+		}
 		return err
 	}
 	defer h.Close(context.Background())
+	if *check {
+		fmt.Fprintf(stdout, "%s: accepted by %s (%d worker VMs configured)\n", *configPath, *module, h.Workers())
+		return nil
+	}
 
 	// Each listener is served by serve.Until on a context that also ends
 	// when the other one fails, so one broken listener stops the proxy.

@@ -39,7 +39,7 @@ func TestProxyCommand(t *testing.T) {
 	outR, outW := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"-module", module, "-config", cfgPath, "-check-config=false", "-upstream", upstream.URL,
+		done <- run(ctx, []string{"-module", module, "-config", cfgPath, "-upstream", upstream.URL,
 			"-cluster", "idp=" + upstream.URL, "-listen", "127.0.0.1:0", "-admin", "127.0.0.1:0", "-workers", "2"}, outW, io.Discard)
 		outW.Close()
 	}()
@@ -119,7 +119,7 @@ func TestProxyCommandBusyAdmin(t *testing.T) {
 	busy := httptest.NewServer(http.NotFoundHandler())
 	defer busy.Close()
 	var out strings.Builder
-	err = run(context.Background(), []string{"-module", module, "-config", os.DevNull, "-check-config=false",
+	err = run(context.Background(), []string{"-module", module, "-config", os.DevNull,
 		"-upstream", "http://127.0.0.1:9", "-listen", "127.0.0.1:0",
 		"-admin", strings.TrimPrefix(busy.URL, "http://")}, &out, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "admin listener") {
@@ -136,9 +136,16 @@ func TestProxyCommandBusyAdmin(t *testing.T) {
 }
 
 // TestProxyCommandExplainsItsStartupErrors: each mistake a newcomer makes on
-// the command line is a startup error that says what is wrong and where,
-// before any module is loaded.
+// the command line is a startup error that says what is wrong and where.
 func TestProxyCommandExplainsItsStartupErrors(t *testing.T) {
+	scopegate, err := wasmbuild.Build("./cmd/scopegate", wasmbuild.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pass, err := wasmbuild.Build("./host/testdata/guests/pass", wasmbuild.Options{NoOverlay: true})
+	if err != nil {
+		t.Fatal(err)
+	}
 	dir := t.TempDir()
 	file := func(name, content string) string {
 		p := filepath.Join(dir, name)
@@ -157,21 +164,21 @@ func TestProxyCommandExplainsItsStartupErrors(t *testing.T) {
 	broken := file("broken.json", "{\n  \"providers\": [\n    {\"name\": \"demo\",}\n  ]\n}\n")
 	misspelled := file("misspelled.json", strings.Replace(valid, `"name": "demo",`, `"name": "demo", "audience": ["api"],`, 1))
 	noModule := filepath.Join(dir, "no-such-module.wasm")
-	upstream := []string{"-upstream", "http://127.0.0.1:9"}
+	base := []string{"-upstream", "http://127.0.0.1:9", "-listen", "127.0.0.1:0", "-admin", "", "-cluster", "idp=http://127.0.0.1:9"}
 	for _, tc := range []struct {
 		name string
 		args []string
 		want string
 	}{
-		{"no -config says it is required", upstream, "-config is required"},
+		{"no -config says it is required", []string{"-upstream", "http://127.0.0.1:9"}, "-config is required"},
 		{"no -upstream says it is required", []string{"-config", good}, "-upstream is required"},
-		{"invalid JSON names the line and column", append([]string{"-config", broken}, upstream...), broken + ":3:21: invalid JSON: invalid character '}'"},
-		{"an unknown field suggests the field meant", append([]string{"-config", misspelled}, upstream...), `providers[0].audience: unknown field (did you mean "audiences"?)`},
-		{"a cluster the proxy was not given is named", append([]string{"-config", good, "-cluster", "keycloak=http://127.0.0.1:9"}, upstream...),
+		{"invalid JSON the module rejects is placed by line and column", append([]string{"-module", scopegate, "-config", broken}, base...),
+			broken + ":3:21: invalid JSON: invalid character '}' looking for beginning of object key string (the module rejected the configuration"},
+		{"an unknown field the module rejects comes with the field meant", append([]string{"-module", scopegate, "-config", misspelled}, base...),
+			`providers[0].audience: unknown field (did you mean "audiences"?) (the module rejected the configuration`},
+		{"a cluster the proxy was not given is named before the module loads", []string{"-module", noModule, "-config", good, "-upstream", "http://127.0.0.1:9", "-cluster", "keycloak=http://127.0.0.1:9"},
 			`cluster "idp", which the proxy was not given (clusters: keycloak); add -cluster idp=http://host:port`},
-		{"the valid twin passes the checks and fails only on the missing module", append([]string{"-config", good, "-cluster", "idp=http://127.0.0.1:9", "-module", noModule}, upstream...),
-			"no-such-module.wasm"},
-		{"-check-config=false leaves the configuration to the module", append([]string{"-config", misspelled, "-check-config=false", "-module", noModule}, upstream...),
+		{"the valid twin passes the cluster check and fails only on the missing module", []string{"-module", noModule, "-config", good, "-upstream", "http://127.0.0.1:9", "-cluster", "idp=http://127.0.0.1:9"},
 			"no-such-module.wasm"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -181,6 +188,26 @@ func TestProxyCommandExplainsItsStartupErrors(t *testing.T) {
 			}
 		})
 	}
+	t.Run("-check loads the module with the configuration, reports and exits", func(t *testing.T) {
+		var stdout strings.Builder
+		if err := run(context.Background(), []string{"-check", "-module", scopegate, "-config", good, "-cluster", "idp=http://127.0.0.1:9"}, &stdout, io.Discard); err != nil {
+			t.Fatalf("run -check = %v", err)
+		}
+		if !strings.Contains(stdout.String(), good+": accepted by "+scopegate) {
+			t.Errorf("stdout %q", stdout.String())
+		}
+		if err := run(context.Background(), []string{"-check", "-module", scopegate, "-config", misspelled, "-cluster", "idp=http://127.0.0.1:9"}, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "did you mean") {
+			t.Errorf("run -check with a misspelled field = %v", err)
+		}
+	})
+	t.Run("another module's configuration is that module's business", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel() // start, then stop at once: reaching the listeners is the point
+		err := run(ctx, append([]string{"-module", pass, "-config", misspelled}, base...), io.Discard, io.Discard)
+		if err != nil {
+			t.Fatalf("run with the pass guest = %v; its on_configure accepts any configuration", err)
+		}
+	})
 }
 
 func TestProxyCommandHelpAndVersion(t *testing.T) {

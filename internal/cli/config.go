@@ -12,12 +12,20 @@ import (
 
 // CheckPluginConfig checks a scopegate plugin configuration read from path
 // before a proxy loads it, so a mistake is reported where it is, in the
-// terms of the file: a JSON syntax error with its line and column, then
-// scopegate's own parser (which names the field and suggests the field
-// meant), then every cluster the configuration fetches keys through must be
-// one of clusters, the ones the proxy was given. It returns the parsed
-// configuration.
+// terms of the file: ParsePluginConfig, then CheckClusters. It returns the
+// parsed configuration.
 func CheckPluginConfig(path string, data []byte, clusters []string) (*filter.Config, error) {
+	cfg, err := ParsePluginConfig(path, data)
+	if err != nil {
+		return nil, err
+	}
+	return cfg, CheckClusters(path, cfg, clusters)
+}
+
+// ParsePluginConfig reads data, the file at path, as scopegate's plugin
+// configuration: a JSON syntax error comes with its line and column, then
+// scopegate's own parser names the field (and suggests the field meant).
+func ParsePluginConfig(path string, data []byte) (*filter.Config, error) {
 	if err := checkJSON(data); err != nil {
 		return nil, fmt.Errorf("%s:%w", path, err)
 	}
@@ -25,16 +33,23 @@ func CheckPluginConfig(path string, data []byte, clusters []string) (*filter.Con
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
+	return cfg, nil
+}
+
+// CheckClusters requires every cluster cfg fetches keys through to be one
+// of clusters, the ones the proxy was given: a callout to any other fails
+// and every request needing those keys would get 503.
+func CheckClusters(path string, cfg *filter.Config, clusters []string) error {
 	for _, c := range cfg.Clusters() {
 		if !slices.Contains(clusters, c) {
 			given := "none"
 			if len(clusters) > 0 {
 				given = strings.Join(clusters, ", ")
 			}
-			return nil, fmt.Errorf("%s: the configuration fetches keys through cluster %q, which the proxy was not given (clusters: %s); add -cluster %s=http://host:port", path, c, given, c)
+			return fmt.Errorf("%s: the configuration fetches keys through cluster %q, which the proxy was not given (clusters: %s); add -cluster %s=http://host:port", path, c, given, c)
 		}
 	}
-	return cfg, nil
+	return nil
 }
 
 // checkJSON reports the first JSON syntax error of data as
