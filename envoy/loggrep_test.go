@@ -3,7 +3,6 @@ package envoy
 import (
 	"context"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -11,7 +10,6 @@ import (
 	"strings"
 	"testing"
 
-	wasmfilterv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/wasm/v3"
 	extensionsv1alpha1 "istio.io/api/extensions/v1alpha1"
 
 	"github.com/scopegate/scopegate/host"
@@ -156,30 +154,9 @@ type pluginNaming struct {
 // (<namespace>.<name>, pluginName as root_id, no vm_id).
 func namings(t *testing.T) []pluginNaming {
 	t.Helper()
-	data, err := os.ReadFile("envoy.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	bs, err := loadBootstrap(data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hcms, err := httpConnectionManagers(bs)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var envoyPlugin pluginNaming
-	for _, hcm := range hcms {
-		for _, hf := range hcm.GetHttpFilters() {
-			w := &wasmfilterv3.Wasm{}
-			if hf.GetTypedConfig().MessageIs(w) {
-				if err := hf.GetTypedConfig().UnmarshalTo(w); err != nil {
-					t.Fatal(err)
-				}
-				p := w.GetConfig()
-				envoyPlugin = pluginNaming{proxy: "Envoy (envoy/envoy.yaml)", name: p.GetName(), rootID: p.GetRootId(), vmID: p.GetVmConfig().GetVmId()}
-			}
-		}
+	for _, p := range envoyWasmPlugins(t, "envoy.yaml") {
+		envoyPlugin = pluginNaming{proxy: "Envoy (envoy/envoy.yaml)", name: p.GetName(), rootID: p.GetRootId(), vmID: p.GetVmConfig().GetVmId()}
 	}
 	var istio pluginNaming
 	for _, o := range istioManifestFile(t, filepath.Join("istio", "wasmplugin.yaml")) {

@@ -5,8 +5,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
-	"flag"
 	"io"
 	"net/http"
 	"net/url"
@@ -19,11 +17,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/scopegate/scopegate/internal/cli"
+	"github.com/scopegate/scopegate/internal/cli/clitest"
 	"github.com/scopegate/scopegate/internal/devidp"
 	"github.com/scopegate/scopegate/internal/echo"
 	"github.com/scopegate/scopegate/internal/syncbuf"
-	"github.com/scopegate/scopegate/internal/version"
 	"github.com/scopegate/scopegate/internal/wasmbuild"
 )
 
@@ -327,21 +324,9 @@ func readmeDenialLine(t *testing.T) string {
 }
 
 func TestOptions(t *testing.T) {
-	t.Run("-h prints the usage on stderr only", func(t *testing.T) {
-		var stdout, stderr strings.Builder
-		if _, err := parseOptions([]string{"-h"}, &stdout, &stderr); !errors.Is(err, flag.ErrHelp) {
-			t.Fatalf("parseOptions(-h) = %v", err)
-		}
-		if stdout.Len() != 0 || !strings.Contains(stderr.String(), "-alg") {
-			t.Errorf("stdout %q, stderr %q", stdout.String(), stderr.String())
-		}
-	})
-	t.Run("-version prints the version on stdout", func(t *testing.T) {
-		var stdout strings.Builder
-		_, err := parseOptions([]string{"-version"}, &stdout, io.Discard)
-		if cli.ExitStatus("demo", err, io.Discard) != 0 || stdout.String() != "demo "+version.Version+"\n" {
-			t.Errorf("%v, stdout %q", err, stdout.String())
-		}
+	clitest.HelpAndVersion(t, "demo", "alg", func(args []string, stdout, stderr io.Writer) error {
+		_, err := parseOptions(args, stdout, stderr)
+		return err
 	})
 	t.Run("a stray argument is an error", func(t *testing.T) {
 		if _, err := parseOptions([]string{"now"}, io.Discard, io.Discard); err == nil {

@@ -4,15 +4,12 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
-	"flag"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
 
-	"github.com/scopegate/scopegate/internal/cli"
-	"github.com/scopegate/scopegate/internal/version"
+	"github.com/scopegate/scopegate/internal/cli/clitest"
 )
 
 func TestDevIdPCommand(t *testing.T) {
@@ -62,22 +59,6 @@ func TestDevIdPCommand(t *testing.T) {
 		{"a non-positive token lifetime is an error", []string{"-ttl", "0s"}, "-ttl"},
 		{"an unknown flag is an error", []string{"-nope"}, "nope"},
 	}
-	t.Run("-h is flag.ErrHelp, which main answers with the usage on stderr and exit 0", func(t *testing.T) {
-		var stdout, usage strings.Builder
-		if err := run(context.Background(), []string{"-h"}, &stdout, &usage); !errors.Is(err, flag.ErrHelp) {
-			t.Fatalf("run(-h) = %v, want flag.ErrHelp", err)
-		}
-		if !strings.Contains(usage.String(), "-alg") || stdout.Len() != 0 {
-			t.Errorf("usage does not document -alg, or went to stdout:\nstderr %s\nstdout %s", usage.String(), stdout.String())
-		}
-	})
-	t.Run("-version prints the version on stdout", func(t *testing.T) {
-		var stdout strings.Builder
-		err := run(context.Background(), []string{"-version"}, &stdout, io.Discard)
-		if cli.ExitStatus("devidp", err, io.Discard) != 0 || stdout.String() != "devidp "+version.Version+"\n" {
-			t.Fatalf("run(-version) = %v, stdout %q", err, stdout.String())
-		}
-	})
 	for _, c := range bad {
 		t.Run(c.name, func(t *testing.T) {
 			err := run(context.Background(), c.args, io.Discard, io.Discard)
@@ -86,4 +67,10 @@ func TestDevIdPCommand(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestDevIdPHelpAndVersion(t *testing.T) {
+	clitest.HelpAndVersion(t, "devidp", "alg", func(args []string, stdout, stderr io.Writer) error {
+		return run(context.Background(), args, stdout, stderr)
+	})
 }

@@ -4,15 +4,12 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
-	"flag"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
 
-	"github.com/scopegate/scopegate/internal/cli"
-	"github.com/scopegate/scopegate/internal/version"
+	"github.com/scopegate/scopegate/internal/cli/clitest"
 )
 
 func TestEchoCommand(t *testing.T) {
@@ -57,18 +54,10 @@ func TestEchoCommand(t *testing.T) {
 			t.Errorf("bad address: %v", err)
 		}
 	})
-	t.Run("-h prints the usage on stderr only, -version the version on stdout", func(t *testing.T) {
-		var stdout, stderr strings.Builder
-		if err := run(context.Background(), []string{"-h"}, &stdout, &stderr); !errors.Is(err, flag.ErrHelp) {
-			t.Fatalf("run(-h) = %v", err)
-		}
-		if stdout.Len() != 0 || !strings.Contains(stderr.String(), "-addr") {
-			t.Errorf("-h: stdout %q, stderr %q", stdout.String(), stderr.String())
-		}
-		stdout.Reset()
-		err := run(context.Background(), []string{"-version"}, &stdout, io.Discard)
-		if cli.ExitStatus("echo", err, io.Discard) != 0 || stdout.String() != "echo "+version.Version+"\n" {
-			t.Errorf("-version: %v, stdout %q", err, stdout.String())
-		}
+}
+
+func TestEchoHelpAndVersion(t *testing.T) {
+	clitest.HelpAndVersion(t, "echo", "addr", func(args []string, stdout, stderr io.Writer) error {
+		return run(context.Background(), args, stdout, stderr)
 	})
 }

@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
-	"flag"
 	"io"
 	"log"
 	"net/http/httptest"
@@ -18,8 +16,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
-	"github.com/scopegate/scopegate/internal/cli"
-	"github.com/scopegate/scopegate/internal/version"
+	"github.com/scopegate/scopegate/internal/cli/clitest"
 	"github.com/scopegate/scopegate/oci"
 )
 
@@ -108,16 +105,7 @@ func TestRunRejectsBadInvocations(t *testing.T) {
 }
 
 func TestHelpGoesToStderrAndVersionToStdout(t *testing.T) {
-	var stdout, stderr strings.Builder
-	if err := run(context.Background(), []string{"-h"}, &stdout, &stderr); !errors.Is(err, flag.ErrHelp) {
-		t.Fatalf("run(-h) = %v", err)
-	}
-	if stdout.Len() != 0 || !strings.Contains(stderr.String(), "-push") {
-		t.Errorf("-h: stdout %q, stderr %q; the usage belongs on stderr, as in every command", stdout.String(), stderr.String())
-	}
-	stdout.Reset()
-	err := run(context.Background(), []string{"-version"}, &stdout, io.Discard)
-	if cli.ExitStatus("scopegate-oci", err, io.Discard) != 0 || stdout.String() != "scopegate-oci "+version.Version+"\n" {
-		t.Errorf("-version: %v, stdout %q", err, stdout.String())
-	}
+	clitest.HelpAndVersion(t, "scopegate-oci", "push", func(args []string, stdout, stderr io.Writer) error {
+		return run(context.Background(), args, stdout, stderr)
+	})
 }

@@ -3,8 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"errors"
-	"flag"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -15,8 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/scopegate/scopegate/internal/cli"
-	"github.com/scopegate/scopegate/internal/version"
+	"github.com/scopegate/scopegate/internal/cli/clitest"
 	"github.com/scopegate/scopegate/internal/wasmbuild"
 )
 
@@ -211,21 +208,7 @@ func TestProxyCommandExplainsItsStartupErrors(t *testing.T) {
 }
 
 func TestProxyCommandHelpAndVersion(t *testing.T) {
-	t.Run("-h prints the usage on stderr only and counts as success", func(t *testing.T) {
-		var stdout, stderr strings.Builder
-		err := run(context.Background(), []string{"-h"}, &stdout, &stderr)
-		if !errors.Is(err, flag.ErrHelp) || cli.ExitStatus("scopegate-proxy", err, io.Discard) != 0 {
-			t.Fatalf("run(-h) = %v", err)
-		}
-		if stdout.Len() != 0 || !strings.Contains(stderr.String(), "-upstream") || !strings.Contains(stderr.String(), "Usage:") {
-			t.Errorf("stdout %q, stderr %q", stdout.String(), stderr.String())
-		}
-	})
-	t.Run("-version prints the version on stdout", func(t *testing.T) {
-		var stdout strings.Builder
-		err := run(context.Background(), []string{"-version"}, &stdout, io.Discard)
-		if cli.ExitStatus("scopegate-proxy", err, io.Discard) != 0 || stdout.String() != "scopegate-proxy "+version.Version+"\n" {
-			t.Fatalf("run(-version) = %v, stdout %q", err, stdout.String())
-		}
+	clitest.HelpAndVersion(t, "scopegate-proxy", "upstream", func(args []string, stdout, stderr io.Writer) error {
+		return run(context.Background(), args, stdout, stderr)
 	})
 }
