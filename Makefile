@@ -13,8 +13,9 @@ all: wasm
 
 # One build recipe for the module and the tests (internal/wasmbuild): wasip1
 # c-shared, with the runtime overlay that makes an ENOSYS poll_oneoff harmless
-# (see README, "Supported proxies"), generated from the installed Go's sources.
+# (see docs/proxies.md), generated from the installed Go's sources.
 wasm:
+	@echo "building $(WASM) (the first build on a cold Go build cache takes ~2 minutes; later ones take seconds)..."
 	$(GO) run ./internal/tools/buildwasm -o $(WASM) ./cmd/scopegate
 	@ls -l $(WASM)
 
@@ -50,6 +51,7 @@ soak: wasm
 
 # A built binary rather than `go run`, so Ctrl-C ends the demo with status 0.
 run: wasm
+	@echo "building the demo launcher dist/demo..."
 	$(GO) build -o dist/demo ./cmd/demo
 	./dist/demo
 

@@ -11,6 +11,7 @@ import (
 
 	bootstrapv3 "github.com/envoyproxy/go-control-plane/envoy/config/bootstrap/v3"
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	routerv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
 	wasmfilterv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/wasm/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
@@ -183,9 +184,7 @@ func checkPlugin(pc *wasmv3.PluginConfig, clusters map[string]*clusterv3.Cluster
 	if vm.GetRuntime() != "envoy.wasm.runtime.v8" {
 		errs = append(errs, fmt.Errorf("vm_config.runtime is %q, want envoy.wasm.runtime.v8", vm.GetRuntime()))
 	}
-	if f := vm.GetCode().GetLocal().GetFilename(); !strings.HasSuffix(f, ".wasm") {
-		errs = append(errs, fmt.Errorf("vm_config.code.local.filename is %q, want a .wasm file", f))
-	}
+	errs = append(errs, checkCode(vm.GetCode(), clusters)...)
 	//lint:ignore SA1019 fail_open is deprecated upstream, but it is the field Envoy 1.33 knows, so the examples use it.
 	if pc.GetFailOpen() || pc.GetFailurePolicy() == wasmv3.FailurePolicy_FAIL_OPEN || pc.GetFailurePolicy() == wasmv3.FailurePolicy_FAIL_RELOAD {
 		errs = append(errs, errors.New("the filter must fail closed (fail_open: false; failure_policy unset or FAIL_CLOSED)"))
@@ -212,6 +211,29 @@ func checkPlugin(pc *wasmv3.PluginConfig, clusters map[string]*clusterv3.Cluster
 		}
 	}
 	return errs
+}
+
+// checkCode: the module is a local .wasm file, or fetched over HTTP through
+// a cluster the bootstrap defines (with TLS for an https URI) and pinned by
+// the lower-case hex SHA-256 Envoy compares the download with.
+func checkCode(code *corev3.AsyncDataSource, clusters map[string]*clusterv3.Cluster) []error {
+	if remote := code.GetRemote(); remote != nil {
+		var errs []error
+		if !sha256Pattern.MatchString(remote.GetSha256()) {
+			errs = append(errs, fmt.Errorf("vm_config.code.remote.sha256 is %q, want the module's SHA-256 as 64 lower-case hex digits (sha256sum dist/scopegate.wasm)", remote.GetSha256()))
+		}
+		uri := remote.GetHttpUri()
+		if c := uri.GetCluster(); clusters[c] == nil {
+			errs = append(errs, fmt.Errorf("vm_config.code.remote.http_uri names cluster %q, which the bootstrap does not define", c))
+		} else if err := checkTLS(c, uri.GetUri(), clusters[c]); err != nil {
+			errs = append(errs, err)
+		}
+		return errs
+	}
+	if f := code.GetLocal().GetFilename(); !strings.HasSuffix(f, ".wasm") {
+		return []error{fmt.Errorf("vm_config.code.local.filename is %q, want a .wasm file", f)}
+	}
+	return nil
 }
 
 // fetch is one (cluster, URI) pair the plugin will call out to.
@@ -332,15 +354,7 @@ func TestTheDiscoveryExampleHasSeveralProvidersAndRules(t *testing.T) {
 // changes one thing in a copy of envoy.yaml and expects the check to fail;
 // the unchanged file and the allowed variants must pass.
 func TestBrokenEnvoyYAMLIsRejected(t *testing.T) {
-	orig, err := os.ReadFile("envoy.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, tc := range []struct {
-		name     string
-		old, new string
-		wantErr  string // "" means the change is valid
-	}{
+	checkMutations(t, "envoy.yaml", validateEnvoyYAML, []mutation{
 		{"the unchanged file is accepted", "", "", ""},
 		{"failure_policy FAIL_CLOSED instead of fail_open is accepted", "fail_open: false", "failure_policy: FAIL_CLOSED", ""},
 
@@ -367,16 +381,53 @@ func TestBrokenEnvoyYAMLIsRejected(t *testing.T) {
 				"            match_typed_subject_alt_names:\n            - san_type: DNS\n              matcher: { exact: idp.example.com }\n",
 			"        common_tls_context: {}\n",
 			"does not verify"},
-	} {
+	})
+}
+
+// TestTheRemoteModuleExampleIsPinnedAndReachable: the module fetched over
+// HTTP must come through a cluster the bootstrap has, over verified TLS, and
+// be pinned by the digest Envoy checks the download against.
+func TestTheRemoteModuleExampleIsPinnedAndReachable(t *testing.T) {
+	zeros := `sha256: "` + strings.Repeat("0", 64) + `"`
+	checkMutations(t, "envoy-remote.yaml", validateEnvoyYAML, []mutation{
+		{"the unchanged file is accepted", "", "", ""},
+		{"a real digest is accepted", zeros, "sha256: " + strings.Repeat("3f", 32), ""},
+		{"a module without a digest is rejected by Envoy's validation", "                      " + zeros + "\n", "", "Sha256"},
+		{"an upper-case digest, which Envoy's comparison would never match, is rejected", zeros, "sha256: " + strings.Repeat("3F", 32), "lower-case hex"},
+		{"a download cluster the bootstrap lacks is rejected", "cluster: artifacts", "cluster: wasm_repo", `cluster "wasm_repo"`},
+		{"a download over TLS with the wrong SNI is rejected", "sni: artifacts.example.com", "sni: cdn.example.com", "sni"},
+		{"a misspelled remote field is rejected", "retry_policy:", "retries:", "unknown field"},
+	})
+}
+
+// mutation is one change to a shipped file and what the validation says.
+type mutation struct {
+	name     string
+	old, new string // replace the first old with new; old "" appends new
+	wantErr  string // "" means the changed file is valid
+}
+
+// checkMutations proves a validation has teeth: each case changes one thing
+// in a copy of file; the unchanged file and the allowed variants must pass,
+// every other change must fail with an error mentioning wantErr.
+func checkMutations(t *testing.T, file string, validate func([]byte) error, cases []mutation) {
+	t.Helper()
+	orig, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			data := string(orig)
-			if tc.old != "" {
-				if !strings.Contains(data, tc.old) {
-					t.Fatalf("envoy.yaml no longer contains %q; update the test", tc.old)
-				}
+			switch {
+			case tc.old == "":
+				data += tc.new
+			case !strings.Contains(data, tc.old):
+				t.Fatalf("%s no longer contains %q; update the test", file, tc.old)
+			default:
 				data = strings.Replace(data, tc.old, tc.new, 1)
 			}
-			err := validateEnvoyYAML([]byte(data))
+			err := validate([]byte(data))
 			t.Logf("validation: %v", err)
 			switch {
 			case tc.wantErr == "" && err != nil:

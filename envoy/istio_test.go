@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,6 +19,7 @@ import (
 	extensionsv1alpha1 "istio.io/api/extensions/v1alpha1"
 	networkingv1 "istio.io/api/networking/v1"
 	securityv1 "istio.io/api/security/v1"
+	typev1beta1 "istio.io/api/type/v1beta1"
 	"sigs.k8s.io/yaml"
 
 	"github.com/scopegate/scopegate/filter"
@@ -27,6 +30,7 @@ var istioKinds = map[string]func() proto.Message{
 	"extensions.istio.io/v1alpha1/WasmPlugin":    func() proto.Message { return &extensionsv1alpha1.WasmPlugin{} },
 	"networking.istio.io/v1/ServiceEntry":        func() proto.Message { return &networkingv1.ServiceEntry{} },
 	"networking.istio.io/v1/DestinationRule":     func() proto.Message { return &networkingv1.DestinationRule{} },
+	"networking.istio.io/v1/Sidecar":             func() proto.Message { return &networkingv1.Sidecar{} },
 	"security.istio.io/v1/RequestAuthentication": func() proto.Message { return &securityv1.RequestAuthentication{} },
 	"security.istio.io/v1/AuthorizationPolicy":   func() proto.Message { return &securityv1.AuthorizationPolicy{} },
 }
@@ -140,30 +144,6 @@ func parseIstioCluster(name string) (istioCluster, error) {
 // Istio needs beyond the schema.
 func checkIstioManifest(objs []istioObject) []error {
 	var errs []error
-	seHosts := map[string]map[int]bool{} // ServiceEntry host -> ports
-	tlsOrigination := map[string]map[int]string{}
-	for _, o := range objs {
-		switch s := o.Spec.(type) {
-		case *networkingv1.ServiceEntry:
-			for _, h := range s.GetHosts() {
-				if seHosts[h] == nil {
-					seHosts[h] = map[int]bool{}
-				}
-				for _, p := range s.GetPorts() {
-					seHosts[h][int(p.GetNumber())] = true
-				}
-			}
-		case *networkingv1.DestinationRule:
-			for _, pl := range s.GetTrafficPolicy().GetPortLevelSettings() {
-				if pl.GetTls().GetMode().String() == "SIMPLE" {
-					if tlsOrigination[s.GetHost()] == nil {
-						tlsOrigination[s.GetHost()] = map[int]string{}
-					}
-					tlsOrigination[s.GetHost()][int(pl.GetPort().GetNumber())] = pl.GetTls().GetSni()
-				}
-			}
-		}
-	}
 	var plugins int
 	for _, o := range objs {
 		wp, ok := o.Spec.(*extensionsv1alpha1.WasmPlugin)
@@ -171,7 +151,7 @@ func checkIstioManifest(objs []istioObject) []error {
 			continue
 		}
 		plugins++
-		for _, err := range checkWasmPlugin(o, wp, seHosts, tlsOrigination) {
+		for _, err := range checkWasmPlugin(o, wp, objs) {
 			errs = append(errs, fmt.Errorf("WasmPlugin %s: %w", o.Name, err))
 		}
 	}
@@ -190,10 +170,14 @@ func hasKind(objs []istioObject, kind string) bool {
 	return false
 }
 
-// checkWasmPlugin: AUTHN phase, explicit FAIL_CLOSE, our OCI image, a
-// workload selection, and a pluginConfig scopegate accepts whose clusters
-// Istio will actually have.
-func checkWasmPlugin(o istioObject, wp *extensionsv1alpha1.WasmPlugin, seHosts map[string]map[int]bool, tlsOrigination map[string]map[int]string) []error {
+// sha256Pattern is the WasmPlugin CRD's validation of the sha256 field.
+var sha256Pattern = regexp.MustCompile(`^[a-f0-9]{64}$`)
+
+// checkWasmPlugin: AUTHN phase, explicit FAIL_CLOSE, our OCI image pinned
+// by digest, a workload selection with the traffic direction that workload
+// needs, and a pluginConfig scopegate accepts whose clusters the selected
+// proxies will actually have.
+func checkWasmPlugin(o istioObject, wp *extensionsv1alpha1.WasmPlugin, objs []istioObject) []error {
 	var errs []error
 	if wp.GetPhase() != extensionsv1alpha1.PluginPhase_AUTHN {
 		errs = append(errs, fmt.Errorf("phase is %s, want AUTHN", wp.GetPhase()))
@@ -209,9 +193,11 @@ func checkWasmPlugin(o istioObject, wp *extensionsv1alpha1.WasmPlugin, seHosts m
 	if !strings.HasPrefix(wp.GetUrl(), "oci://ghcr.io/scopegate/scopegate:") && !strings.HasPrefix(wp.GetUrl(), "oci://ghcr.io/scopegate/scopegate@sha256:") {
 		errs = append(errs, fmt.Errorf("url is %q, want oci://ghcr.io/scopegate/scopegate:<version>", wp.GetUrl()))
 	}
+	errs = append(errs, checkPinned(wp)...)
 	if len(wp.GetSelector().GetMatchLabels()) == 0 && len(wp.GetTargetRefs()) == 0 {
 		errs = append(errs, errors.New("selects no workload (selector or targetRefs); it would apply to the whole namespace"))
 	}
+	errs = append(errs, checkTrafficSelection(wp)...)
 	js, err := protojson.Marshal(wp.GetPluginConfig())
 	if err != nil {
 		return append(errs, err)
@@ -221,27 +207,202 @@ func checkWasmPlugin(o istioObject, wp *extensionsv1alpha1.WasmPlugin, seHosts m
 		return append(errs, fmt.Errorf("scopegate rejects the pluginConfig: %w", err))
 	}
 	for _, f := range fetches(cfg) {
-		c, err := parseIstioCluster(f.cluster)
-		if err != nil {
-			errs = append(errs, err)
-			continue
+		errs = append(errs, checkIstioFetch(o, wp, f, objs)...)
+	}
+	return errs
+}
+
+// checkPinned: the module is pinned by digest (the sha256 field, or
+// url@sha256:), in the form the WasmPlugin CRD accepts. A tag alone can be
+// re-pushed, and with imagePullPolicy IfNotPresent different pods would then
+// run different modules.
+func checkPinned(wp *extensionsv1alpha1.WasmPlugin) []error {
+	_, urlDigest, inURL := strings.Cut(wp.GetUrl(), "@sha256:")
+	switch {
+	case wp.GetSha256() == "" && !inURL:
+		return []error{errors.New("the module is not pinned: set sha256 to the digest `make oci` prints (or use url ...@sha256:<digest>)")}
+	case wp.GetSha256() != "" && !sha256Pattern.MatchString(wp.GetSha256()):
+		return []error{fmt.Errorf("sha256 %q: the CRD wants 64 lower-case hex digits", wp.GetSha256())}
+	case inURL && !sha256Pattern.MatchString(urlDigest):
+		return []error{fmt.Errorf("url digest %q: want 64 lower-case hex digits", urlDigest)}
+	case inURL && wp.GetSha256() != "" && wp.GetSha256() != urlDigest:
+		return []error{fmt.Errorf("sha256 %s differs from the url's digest %s", wp.GetSha256(), urlDigest)}
+	}
+	return nil
+}
+
+// isGateway tells whether the plugin is attached to a gateway rather than
+// to sidecars: Istio's gateway labels, or a Gateway target.
+func isGateway(wp *extensionsv1alpha1.WasmPlugin) bool {
+	labels := wp.GetSelector().GetMatchLabels()
+	if v := labels["istio"]; v == "ingressgateway" || v == "egressgateway" {
+		return true
+	}
+	if labels["gateway.networking.k8s.io/gateway-name"] != "" || labels["istio.io/gateway-name"] != "" {
+		return true
+	}
+	for _, ref := range wp.GetTargetRefs() {
+		if ref.GetKind() == "Gateway" {
+			return true
 		}
-		inMesh := strings.HasSuffix(c.host, ".svc.cluster.local")
-		if !inMesh && !seHosts[c.host][c.port] {
-			errs = append(errs, fmt.Errorf("cluster %q: no ServiceEntry declares %s port %d (and it is not a Kubernetes service)", f.cluster, c.host, c.port))
-			continue
+	}
+	return false
+}
+
+// checkTrafficSelection: on sidecars the plugin must see only inbound
+// traffic (mode SERVER); with no match Istio also runs it on the workload's
+// outbound calls, which then get 401 from the workload's own sidecar. A
+// gateway's listeners are outbound (CLIENT) in Istio's model, so SERVER
+// there would leave the gateway unchecked.
+func checkTrafficSelection(wp *extensionsv1alpha1.WasmPlugin) []error {
+	gateway := isGateway(wp)
+	if len(wp.GetMatch()) == 0 {
+		if gateway {
+			return []error{errors.New("no match: write the gateway's traffic direction out (match: [{mode: CLIENT}])")}
 		}
-		u, err := url.Parse(f.uri)
-		if err == nil && u.Scheme == "https" {
-			sni, ok := tlsOrigination[c.host][c.port]
-			if !ok {
-				errs = append(errs, fmt.Errorf("cluster %q serves %s but no DestinationRule originates TLS (mode SIMPLE) on port %d", f.cluster, f.uri, c.port))
-			} else if sni != u.Hostname() {
-				errs = append(errs, fmt.Errorf("cluster %q: DestinationRule sni %q, want %q", f.cluster, sni, u.Hostname()))
-			}
+		return []error{errors.New("no match: Istio would run the plugin on the workload's outbound calls too, and its own requests would get 401; set match: [{mode: SERVER}]")}
+	}
+	var errs []error
+	for i, m := range wp.GetMatch() {
+		mode := m.GetMode()
+		switch {
+		case gateway && mode != typev1beta1.WorkloadMode_CLIENT && mode != typev1beta1.WorkloadMode_CLIENT_AND_SERVER:
+			errs = append(errs, fmt.Errorf("match[%d].mode is %s on a gateway, where the plugin would never run; want CLIENT", i, mode))
+		case !gateway && mode != typev1beta1.WorkloadMode_SERVER:
+			errs = append(errs, fmt.Errorf("match[%d].mode is %s on sidecars: the workload's own outbound calls would need a token; want SERVER", i, mode))
 		}
 	}
 	return errs
+}
+
+// checkIstioFetch: the cluster a key fetch names exists in the proxies the
+// plugin runs in. Istio builds outbound|<port>||<host> for a Kubernetes
+// service or a ServiceEntry exported to the plugin's namespace; a Sidecar
+// resource limiting the workload's egress must list the host; and an https
+// URI needs a DestinationRule, applying to those workloads, that originates
+// TLS with the host as SNI.
+func checkIstioFetch(o istioObject, wp *extensionsv1alpha1.WasmPlugin, f fetch, objs []istioObject) []error {
+	c, err := parseIstioCluster(f.cluster)
+	if err != nil {
+		return []error{err}
+	}
+	hostNS := ""
+	if strings.HasSuffix(c.host, ".svc.cluster.local") {
+		hostNS = strings.Split(c.host, ".")[1]
+	} else {
+		se, err := serviceEntryFor(c, o.Namespace, objs)
+		if err != nil {
+			return []error{fmt.Errorf("cluster %q: %w", f.cluster, err)}
+		}
+		hostNS = se.Namespace
+	}
+	var errs []error
+	for _, sc := range objs {
+		s, ok := sc.Spec.(*networkingv1.Sidecar)
+		if !ok || sc.Namespace != o.Namespace || !selectsPlugin(s.GetWorkloadSelector().GetLabels(), wp) {
+			continue
+		}
+		if !egressAllows(s, sc.Namespace, hostNS, c.host) {
+			errs = append(errs, fmt.Errorf("cluster %q: Sidecar %s limits the workload's egress and does not list %s (add %s/%s)", f.cluster, sc.Name, c.host, hostNS, c.host))
+		}
+	}
+	if u, err := url.Parse(f.uri); err == nil && u.Scheme == "https" {
+		if err := tlsOriginated(c, u.Hostname(), o.Namespace, wp, objs); err != nil {
+			errs = append(errs, fmt.Errorf("cluster %q serves %s but %w", f.cluster, f.uri, err))
+		}
+	}
+	return errs
+}
+
+// serviceEntryFor finds the ServiceEntry declaring the cluster's host and
+// port that is exported to namespace ns.
+func serviceEntryFor(c istioCluster, ns string, objs []istioObject) (istioObject, error) {
+	declared := false
+	for _, o := range objs {
+		se, ok := o.Spec.(*networkingv1.ServiceEntry)
+		if !ok || !slices.Contains(se.GetHosts(), c.host) || !slices.ContainsFunc(se.GetPorts(), func(p *networkingv1.ServicePort) bool { return int(p.GetNumber()) == c.port }) {
+			continue
+		}
+		declared = true
+		if exportedTo(se.GetExportTo(), o.Namespace, ns) {
+			return o, nil
+		}
+	}
+	if declared {
+		return istioObject{}, fmt.Errorf("the ServiceEntry for %s port %d is not exported to namespace %s (exportTo)", c.host, c.port, ns)
+	}
+	return istioObject{}, fmt.Errorf("no ServiceEntry declares %s port %d (and it is not a Kubernetes service)", c.host, c.port)
+}
+
+// exportedTo applies Istio's exportTo: empty or "*" is every namespace, "."
+// the object's own.
+func exportedTo(exportTo []string, objNS, ns string) bool {
+	if len(exportTo) == 0 {
+		return true
+	}
+	for _, e := range exportTo {
+		if e == "*" || e == ns || (e == "." && objNS == ns) {
+			return true
+		}
+	}
+	return false
+}
+
+// selectsPlugin: a workload selector (nil: the whole namespace) that applies
+// to the workloads the plugin selects.
+func selectsPlugin(labels map[string]string, wp *extensionsv1alpha1.WasmPlugin) bool {
+	for k, v := range labels {
+		if wp.GetSelector().GetMatchLabels()[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// egressAllows applies a Sidecar's egress hosts ("<namespace>/<host>", the
+// namespace "*" or "." for the Sidecar's own, the host "*" or "*.suffix").
+func egressAllows(s *networkingv1.Sidecar, sidecarNS, hostNS, host string) bool {
+	for _, l := range s.GetEgress() {
+		for _, h := range l.GetHosts() {
+			ns, name, ok := strings.Cut(h, "/")
+			if !ok {
+				continue
+			}
+			nsOK := ns == "*" || ns == hostNS || (ns == "." && sidecarNS == hostNS)
+			hostOK := name == "*" || name == host || (strings.HasPrefix(name, "*.") && strings.HasSuffix(host, name[1:]))
+			if nsOK && hostOK {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// tlsOriginated finds a DestinationRule for the cluster's host that applies
+// to the plugin's workloads and originates TLS (mode SIMPLE) on its port
+// with sni as SNI.
+func tlsOriginated(c istioCluster, sni, ns string, wp *extensionsv1alpha1.WasmPlugin, objs []istioObject) error {
+	elsewhere := ""
+	for _, o := range objs {
+		dr, ok := o.Spec.(*networkingv1.DestinationRule)
+		if !ok || dr.GetHost() != c.host || !exportedTo(dr.GetExportTo(), o.Namespace, ns) {
+			continue
+		}
+		if ws := dr.GetWorkloadSelector(); ws != nil && (o.Namespace != ns || !selectsPlugin(ws.GetMatchLabels(), wp)) {
+			elsewhere = fmt.Sprintf(" (DestinationRule %s selects other workloads than the plugin's)", o.Name)
+			continue
+		}
+		for _, pl := range dr.GetTrafficPolicy().GetPortLevelSettings() {
+			if int(pl.GetPort().GetNumber()) != c.port || pl.GetTls().GetMode() != networkingv1.ClientTLSSettings_SIMPLE {
+				continue
+			}
+			if pl.GetTls().GetSni() != sni {
+				return fmt.Errorf("DestinationRule %s has sni %q, want %q", o.Name, pl.GetTls().GetSni(), sni)
+			}
+			return nil
+		}
+	}
+	return fmt.Errorf("no DestinationRule originates TLS (mode SIMPLE) on port %d for the plugin's workloads%s", c.port, elsewhere)
 }
 
 func validateIstioYAML(data []byte) error {
@@ -297,18 +458,14 @@ func TestTheGatewayExampleSelectsTheIngressGateway(t *testing.T) {
 // TestBrokenIstioManifestIsRejected proves the checks have teeth on a copy
 // of the sidecar example.
 func TestBrokenIstioManifestIsRejected(t *testing.T) {
-	orig, err := os.ReadFile(filepath.Join("istio", "wasmplugin.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, tc := range []struct {
-		name     string
-		old, new string
-		wantErr  string
-	}{
+	checkMutations(t, filepath.Join("istio", "wasmplugin.yaml"), validateIstioYAML, []mutation{
 		{"the unchanged manifest is accepted", "", "", ""},
-		{"a pinned image digest is accepted", "url: oci://ghcr.io/scopegate/scopegate:0.1.0",
-			"url: oci://ghcr.io/scopegate/scopegate@sha256:" + strings.Repeat("ab", 32), ""},
+		{"a digest in the url that agrees with sha256 is accepted", "url: oci://ghcr.io/scopegate/scopegate:0.1.0",
+			"url: oci://ghcr.io/scopegate/scopegate@sha256:" + strings.Repeat("0", 64), ""},
+		{"a real digest is accepted", "sha256: \"" + strings.Repeat("0", 64) + "\"", "sha256: " + strings.Repeat("ab", 32), ""},
+		{"a ServiceEntry exported to its own namespace is accepted", "  location: MESH_EXTERNAL", "  exportTo: [\".\"]\n  location: MESH_EXTERNAL", ""},
+		{"a Sidecar whose egress lists the IdP is accepted", "", sidecarEgress("./idp.example.com"), ""},
+		{"a Sidecar allowing every host of the namespace is accepted", "", sidecarEgress("./*"), ""},
 
 		{"a misspelled WasmPlugin field is rejected", "failStrategy: FAIL_CLOSE", "failStrategey: FAIL_CLOSE", "unknown field"},
 		{"an unknown enum value is rejected", "phase: AUTHN", "phase: AUTHENTICATION", "AUTHENTICATION"},
@@ -322,34 +479,50 @@ func TestBrokenIstioManifestIsRejected(t *testing.T) {
 		{"failing open is rejected", "failStrategy: FAIL_CLOSE", "failStrategy: FAIL_OPEN", "FAIL_CLOSE"},
 		{"an implicit fail strategy is rejected", "  failStrategy: FAIL_CLOSE\n", "", "FAIL_CLOSE"},
 		{"another image is rejected", "url: oci://ghcr.io/scopegate/scopegate:0.1.0", "url: oci://docker.io/library/scopegate:0.1.0", "url"},
-		{"a plugin without a workload selector is rejected", "spec:\n  selector:\n    matchLabels:\n      app: orders\n  url:", "spec:\n  url:", "selects no workload"},
+		{"a plugin without a workload selector is rejected", "  selector:\n    matchLabels:\n      app: orders\n  # Only", "  # Only", "selects no workload"},
+		{"a plugin without a traffic match is rejected: the workload's own calls would get 401", "  match:\n  - mode: SERVER\n", "", "match: [{mode: SERVER}]"},
+		{"a sidecar plugin on outbound traffic too is rejected", "mode: SERVER", "mode: CLIENT_AND_SERVER", "want SERVER"},
+		{"a module pinned by no digest is rejected", "  sha256: \"" + strings.Repeat("0", 64) + "\"\n", "", "not pinned"},
+		{"a sha256 the CRD would refuse is rejected", "sha256: \"" + strings.Repeat("0", 64) + "\"", "sha256: REPLACE-ME", "64 lower-case hex"},
+		{"a url digest that contradicts sha256 is rejected", "url: oci://ghcr.io/scopegate/scopegate:0.1.0",
+			"url: oci://ghcr.io/scopegate/scopegate@sha256:" + strings.Repeat("ab", 32), "differs"},
 		{"a misspelled plugin field is rejected by scopegate's parser", "issuer: https://idp", "issuers: https://idp", "scopegate rejects"},
 		{"a wrong plugin field type is rejected by scopegate's parser", "timeout_ms: 3000", "timeout_ms: soon", "scopegate rejects"},
 		{"a plain cluster name is rejected under Istio", "cluster: outbound|443||idp.example.com", "cluster: idp", "not an Istio outbound cluster"},
 		{"a cluster on a port no ServiceEntry declares is rejected", "cluster: outbound|443||idp.example.com", "cluster: outbound|8443||idp.example.com", "no ServiceEntry"},
+		{"a ServiceEntry not exported to the plugin's namespace is rejected", "  location: MESH_EXTERNAL", "  exportTo: [istio-system]\n  location: MESH_EXTERNAL", "not exported"},
+		{"a Sidecar whose egress leaves out the IdP is rejected", "", sidecarEgress("istio-system/*"), "does not list idp.example.com"},
 		{"an https IdP without TLS origination is rejected", "        mode: SIMPLE\n", "        mode: DISABLE\n", "originates TLS"},
+		{"TLS origination for other workloads is rejected", "  workloadSelector:\n    matchLabels:\n      app: orders", "  workloadSelector:\n    matchLabels:\n      app: billing", "selects other workloads"},
 		{"TLS origination with the wrong SNI is rejected", "sni: idp.example.com", "sni: other.example.com", "sni"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			data := string(orig)
-			if tc.old != "" {
-				if !strings.Contains(data, tc.old) {
-					t.Fatalf("wasmplugin.yaml no longer contains %q; update the test", tc.old)
-				}
-				data = strings.Replace(data, tc.old, tc.new, 1)
-			}
-			err := validateIstioYAML([]byte(data))
-			t.Logf("validation: %v", err)
-			switch {
-			case tc.wantErr == "" && err != nil:
-				t.Fatalf("rejected: %v", err)
-			case tc.wantErr != "" && err == nil:
-				t.Fatal("accepted")
-			case tc.wantErr != "" && !strings.Contains(err.Error(), tc.wantErr):
-				t.Fatalf("error %q does not mention %q", err, tc.wantErr)
-			}
-		})
-	}
+	})
+}
+
+// sidecarEgress is a Sidecar resource for the orders workloads whose egress
+// lists host (with istio-system/* for the control plane).
+func sidecarEgress(host string) string {
+	return `---
+apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata:
+  name: orders-egress
+  namespace: orders
+spec:
+  workloadSelector:
+    labels:
+      app: orders
+  egress:
+  - hosts: ["istio-system/*", "` + host + `"]
+`
+}
+
+func TestTheGatewayExampleRunsOnTheGatewaysListeners(t *testing.T) {
+	checkMutations(t, filepath.Join("istio", "gateway.yaml"), validateIstioYAML, []mutation{
+		{"the unchanged gateway manifest is accepted", "", "", ""},
+		{"CLIENT_AND_SERVER on a gateway is accepted", "mode: CLIENT", "mode: CLIENT_AND_SERVER", ""},
+		{"SERVER on a gateway is rejected: the plugin would never run there", "mode: CLIENT", "mode: SERVER", "never run"},
+		{"a gateway plugin without a match is rejected", "  match:\n  - mode: CLIENT\n", "", "mode: CLIENT"},
+	})
 }
 
 func TestIstioClusterNames(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	wasmfilterv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/wasm/v3"
+	wasmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/wasm/v3"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 	extensionsv1alpha1 "istio.io/api/extensions/v1alpha1"
@@ -26,9 +27,9 @@ import (
 // real module, loaded the way Envoy loads it (canary VM, worker VM, Envoy's
 // WASI surface), accepts every plugin configuration we ship and enforces it.
 
-// envoyPluginConfigs returns the plugin configuration of every wasm HTTP
-// filter in the Envoy bootstrap file f, keyed by where it sits.
-func envoyPluginConfigs(t *testing.T, f string) map[string][]byte {
+// envoyWasmPlugins returns the plugin of every wasm HTTP filter in the
+// Envoy bootstrap file f, keyed by where it sits.
+func envoyWasmPlugins(t *testing.T, f string) map[string]*wasmv3.PluginConfig {
 	t.Helper()
 	data, err := os.ReadFile(f)
 	if err != nil {
@@ -42,22 +43,33 @@ func envoyPluginConfigs(t *testing.T, f string) map[string][]byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := map[string][]byte{}
+	out := map[string]*wasmv3.PluginConfig{}
 	for where, hcm := range hcms {
 		for i, hf := range hcm.GetHttpFilters() {
 			w := &wasmfilterv3.Wasm{}
 			if !hf.GetTypedConfig().MessageIs(w) {
 				continue
 			}
-			sv := &wrapperspb.StringValue{}
 			if err := hf.GetTypedConfig().UnmarshalTo(w); err != nil {
 				t.Fatal(err)
 			}
-			if err := w.GetConfig().GetConfiguration().UnmarshalTo(sv); err != nil {
-				t.Fatal(err)
-			}
-			out[fmt.Sprintf("%s %s http filter %d", f, where, i)] = []byte(sv.GetValue())
+			out[fmt.Sprintf("%s %s http filter %d", f, where, i)] = w.GetConfig()
 		}
+	}
+	return out
+}
+
+// envoyPluginConfigs returns the plugin configuration (the JSON) of every
+// wasm HTTP filter in the Envoy bootstrap file f, keyed by where it sits.
+func envoyPluginConfigs(t *testing.T, f string) map[string][]byte {
+	t.Helper()
+	out := map[string][]byte{}
+	for where, p := range envoyWasmPlugins(t, f) {
+		sv := &wrapperspb.StringValue{}
+		if err := p.GetConfiguration().UnmarshalTo(sv); err != nil {
+			t.Fatal(err)
+		}
+		out[where] = []byte(sv.GetValue())
 	}
 	return out
 }

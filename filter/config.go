@@ -121,7 +121,7 @@ func (p *configParser) object(path string, r gjson.Result, allowed ...string) bo
 		}
 		switch {
 		case !known:
-			p.fail(join(path, fieldLabel(name)), "unknown field")
+			p.fail(join(path, fieldLabel(name)), "unknown field"+didYouMean(name, allowed))
 		case seen[name]:
 			p.fail(join(path, name), "duplicate field")
 		}

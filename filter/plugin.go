@@ -2,11 +2,13 @@ package filter
 
 import (
 	"errors"
+	"strconv"
 	"time"
 
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
 
 	"github.com/scopegate/scopegate/filter/abi"
+	"github.com/scopegate/scopegate/internal/version"
 )
 
 // NewVMContext returns the VM context that scopegate registers with the host.
@@ -60,7 +62,24 @@ func (pc *pluginContext) OnPluginStart(int) types.OnPluginStartStatus {
 	pc.cache = newTokenCache(tokenCacheMaxEntries)
 	pc.keys = newKeyStore(cfg, pc.m, pc.now)
 	pc.keys.start()
+	abi.LogInfo(configuredLine(cfg))
 	return types.OnPluginStartStatusOK
+}
+
+// configuredLine is the info line logged once the configuration is in force:
+// which build runs and what it enforces, e.g.
+// "scopegate 0.1.0 configured: 2 providers, 3 rules".
+func configuredLine(cfg *Config) string {
+	return "scopegate " + version.Version + " configured: " +
+		pluralCount(len(cfg.Providers), "provider") + ", " + pluralCount(len(cfg.Rules), "rule")
+}
+
+// pluralCount writes n and noun, plural unless n is 1.
+func pluralCount(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return strconv.Itoa(n) + " " + noun + "s"
 }
 
 // OnTick drives key fetching and refreshing.

@@ -106,7 +106,7 @@ func (v *vm) proxyLog(s []uint64) uint32 {
 	if !ok {
 		return statusInvalidMemoryAccess
 	}
-	v.h.log(proxyLevel(u32(s[0])), v.name, string(msg))
+	v.pluginLog(proxyLevel(u32(s[0])), string(msg))
 	return statusOK
 }
 
@@ -150,7 +150,7 @@ func (v *vm) property(key string) ([]byte, bool) {
 	case "plugin_root_id":
 		return []byte(v.h.cfg.RootID), true
 	case "plugin_vm_id":
-		return []byte(""), true
+		return []byte(v.h.cfg.VMID), true
 	}
 	st := v.effectiveStream()
 	if st == nil {

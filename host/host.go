@@ -127,6 +127,8 @@ type Config struct {
 	PluginName string
 	// RootID is the plugin's root_id (property plugin_root_id; default "").
 	RootID string
+	// VMID is the VM's vm_id (property plugin_vm_id; default "").
+	VMID string
 	// Workers is the number of worker VMs (default 1).
 	Workers int
 	// ManualTicks stops proxy_on_tick from running on real time: worker VMs
@@ -420,8 +422,39 @@ func (h *Host) Workers() int { return len(h.workers) }
 // ABIVersion returns the proxy-wasm ABI the module declares ("0.2.0" or "0.2.1").
 func (h *Host) ABIVersion() string { return h.abi }
 
-// log records a plugin log entry and writes it when at or above the configured level.
+// log records a message of the host's own about a VM (a rule violation, a
+// crash) and writes it as "<plugin>: <message>".
 func (h *Host) log(level LogLevel, vmName, msg string) {
+	h.record(level, vmName, msg, h.cfg.PluginName+": "+msg)
+}
+
+// pluginLog records a message the plugin logged (proxy_log, or stdout and
+// stderr through fd_write) and writes it the way Envoy does:
+// "wasm log<prefix>: <message>", so a grep written for Envoy's log finds
+// the same lines here. The prefix is proxy-wasm-cpp-host's: " <name>
+// <root_id> <vm_id>" (empty parts left out) for a stream, without the name
+// for the root context, and nothing during _initialize, which runs before
+// any plugin is attached.
+func (v *vm) pluginLog(level LogLevel, msg string) {
+	cfg := v.h.cfg
+	var prefix strings.Builder
+	if v.phase != phaseInit {
+		parts := []string{cfg.RootID, cfg.VMID}
+		if v.effectiveStream() != nil {
+			parts = []string{cfg.PluginName, cfg.RootID, cfg.VMID}
+		}
+		for _, p := range parts {
+			if p != "" {
+				prefix.WriteString(" " + p)
+			}
+		}
+	}
+	v.h.record(level, v.name, msg, "wasm log"+prefix.String()+": "+msg)
+}
+
+// record keeps a log entry and writes line when the entry is at or above
+// the configured level.
+func (h *Host) record(level LogLevel, vmName, msg, line string) {
 	e := LogEntry{Time: time.Now(), Level: level, Plugin: h.cfg.PluginName, VM: vmName, Message: msg}
 	h.mu.Lock()
 	if len(h.logs) >= maxLogEntries {
@@ -430,7 +463,7 @@ func (h *Host) log(level LogLevel, vmName, msg string) {
 	h.logs = append(h.logs, e)
 	h.mu.Unlock()
 	if level >= h.cfg.LogLevel {
-		h.writeLine(h.cfg.Log, level, h.cfg.PluginName+": "+msg)
+		h.writeLine(h.cfg.Log, level, line)
 	}
 	if debugLog && h.cfg.Log != os.Stderr {
 		h.writeLine(os.Stderr, level, h.cfg.PluginName+" "+vmName+": "+msg)

@@ -28,10 +28,12 @@ func TestLoadRejectsProxyCallsDuringInitialize(t *testing.T) {
 	if !strings.Contains(err.Error(), "env.proxy_define_metric called during _initialize") {
 		t.Fatalf("error %q does not name the restricted call", err)
 	}
-	if !strings.Contains(log.String(), "Envoy rule violation: "+RuleInitCall) {
+	// The host's own message carries the plugin name, not the plugin-log
+	// prefix "wasm log …:" (that is for what the plugin logs).
+	if !strings.Contains(log.String(), "][error][wasm] scopegate: Envoy rule violation: "+RuleInitCall) {
 		t.Fatalf("violation not logged:\n%s", log.String())
 	}
-	if !strings.Contains(log.String(), "][info][wasm] scopegate: init may log\n") {
+	if !strings.Contains(log.String(), "][info][wasm] wasm log: init may log\n") {
 		t.Errorf("proxy_log during init should be allowed and logged:\n%s", log.String())
 	}
 }

@@ -142,7 +142,7 @@ func (v *vm) fdWrite(s []uint64) uint32 {
 	out := sb.String()
 	written := len(out)
 	if written > 0 {
-		v.h.log(level, v.name, strings.TrimSuffix(out, "\n"))
+		v.pluginLog(level, strings.TrimSuffix(out, "\n"))
 	}
 	if !v.writeU32(u32(s[3]), uint32(written)) {
 		return errnoFault

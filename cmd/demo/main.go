@@ -8,7 +8,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -21,6 +20,7 @@ import (
 	"time"
 
 	"github.com/scopegate/scopegate/host"
+	"github.com/scopegate/scopegate/internal/cli"
 	"github.com/scopegate/scopegate/internal/devidp"
 	"github.com/scopegate/scopegate/internal/echo"
 )
@@ -41,22 +41,34 @@ type options struct {
 	Log                                     io.Writer // proxy and component logs
 }
 
+// synopsis heads the -h output.
+const synopsis = `demo is "make run": the local proxy hosting the scopegate module, the
+development identity provider and an echo upstream, on loopback.
+
+Usage:
+  demo [-wasm dist/scopegate.wasm] [-config examples/demo.json] [-alg RS256] [flags]`
+
+// parseOptions reads the launcher's flags. Help and flag errors go to
+// stderr, -version to stdout, as in every scopegate command.
+func parseOptions(args []string, stdout, stderr io.Writer) (options, error) {
+	o := options{Log: stderr}
+	fs := cli.Flags("demo", synopsis, stderr)
+	fs.StringVar(&o.ProxyAddr, "proxy", "127.0.0.1:8080", "proxy listen address")
+	fs.StringVar(&o.IdPAddr, "idp", "127.0.0.1:9000", "development identity provider listen address")
+	fs.StringVar(&o.EchoAddr, "echo", "127.0.0.1:9100", "echo upstream listen address")
+	fs.StringVar(&o.AdminAddr, "admin", "127.0.0.1:9901", "admin (/stats) listen address")
+	fs.StringVar(&o.Module, "wasm", "dist/scopegate.wasm", "the plugin module (built by make wasm)")
+	fs.StringVar(&o.Config, "config", "examples/demo.json", "plugin configuration")
+	fs.StringVar(&o.Alg, "alg", "RS256", "signing algorithm of the identity provider: "+strings.Join(devidp.Algorithms, ", "))
+	fs.IntVar(&o.Workers, "workers", 2, "worker VMs")
+	fs.StringVar(&o.LogLevel, "log-level", "info", "proxy log level (trace, debug, info, warn, error, critical)")
+	return o, cli.Parse(fs, args, stdout)
+}
+
 func main() {
-	o := options{Log: os.Stderr}
-	flag.StringVar(&o.ProxyAddr, "proxy", "127.0.0.1:8080", "proxy listen address")
-	flag.StringVar(&o.IdPAddr, "idp", "127.0.0.1:9000", "development identity provider listen address")
-	flag.StringVar(&o.EchoAddr, "echo", "127.0.0.1:9100", "echo upstream listen address")
-	flag.StringVar(&o.AdminAddr, "admin", "127.0.0.1:9901", "admin (/stats) listen address")
-	flag.StringVar(&o.Module, "wasm", "dist/scopegate.wasm", "the plugin module (built by make wasm)")
-	flag.StringVar(&o.Config, "config", "examples/demo.json", "plugin configuration")
-	flag.StringVar(&o.Alg, "alg", "RS256", "signing algorithm of the identity provider: "+strings.Join(devidp.Algorithms, ", "))
-	flag.IntVar(&o.Workers, "workers", 2, "worker VMs")
-	flag.StringVar(&o.LogLevel, "log-level", "info", "proxy log level (trace, debug, info, warn, error, critical)")
-	flag.Parse()
-	if flag.NArg() > 0 {
-		fmt.Fprintf(os.Stderr, "demo: unexpected arguments %q\n", flag.Args())
-		flag.Usage()
-		os.Exit(2)
+	o, err := parseOptions(os.Args[1:], os.Stdout, os.Stderr)
+	if err != nil {
+		os.Exit(cli.ExitStatus("demo", err, os.Stderr))
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -101,6 +113,11 @@ func start(ctx context.Context, o options) (_ *demo, err error) {
 	raw, err := os.ReadFile(o.Config)
 	if err != nil {
 		return nil, fmt.Errorf("reading plugin configuration: %w", err)
+	}
+	// The launcher gives the proxy one cluster, "idp": check the file against
+	// that before anything listens, with the file's own line numbers.
+	if _, err := cli.CheckPluginConfig(o.Config, raw, []string{"idp"}); err != nil {
+		return nil, err
 	}
 	if _, err := os.Stat(o.Module); err != nil {
 		return nil, fmt.Errorf("plugin module %s: %w (run `make wasm` first, or use `make run`)", o.Module, err)

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -16,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scopegate/scopegate/internal/cli/clitest"
 	"github.com/scopegate/scopegate/internal/devidp"
 	"github.com/scopegate/scopegate/internal/echo"
 	"github.com/scopegate/scopegate/internal/syncbuf"
@@ -150,6 +152,24 @@ func TestDemoWalkthrough(t *testing.T) {
 			t.Error("the log contains a token")
 		}
 	})
+	t.Run("the README's log line is the one the proxy prints", func(t *testing.T) {
+		want := readmeDenialLine(t)
+		var got string
+		for _, line := range strings.Split(logs.String(), "\n") {
+			if strings.Contains(line, "denied 403 GET /oidc/hello:") {
+				got = line
+			}
+		}
+		if got == "" {
+			t.Fatalf("no 403 denial in the log:\n%s", logs.String())
+		}
+		// The README cannot know the time or the port the test's provider got.
+		got = regexp.MustCompile(`^\[[^\]]*\]`).ReplaceAllString(got, "[...]")
+		got = strings.ReplaceAll(got, d.IdPURL, exampleIdPURL)
+		if got != want {
+			t.Errorf("the proxy printed\n  %s\nthe README shows\n  %s", got, want)
+		}
+	})
 	t.Run("the admin endpoint shows the plugin's counters", func(t *testing.T) {
 		resp, err := http.Get(d.AdminURL + "/stats")
 		if err != nil {
@@ -279,5 +299,88 @@ func TestCtrlCStopsEverything(t *testing.T) {
 	}
 	if _, err := http.Get(proxyURL + "/health"); err == nil {
 		t.Error("the proxy still answers after Ctrl-C")
+	}
+}
+
+// readmeDenialLine returns the proxy log line the README's walkthrough shows
+// for the user without the scope.
+func readmeDenialLine(t *testing.T) string {
+	t.Helper()
+	root, err := wasmbuild.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join(root, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, "[...]") && strings.Contains(line, "denied 403 GET /oidc/hello:") {
+			return line
+		}
+	}
+	t.Fatal("README.md shows no proxy log line for the 403")
+	return ""
+}
+
+func TestOptions(t *testing.T) {
+	clitest.HelpAndVersion(t, "demo", "alg", func(args []string, stdout, stderr io.Writer) error {
+		_, err := parseOptions(args, stdout, stderr)
+		return err
+	})
+	t.Run("a stray argument is an error", func(t *testing.T) {
+		if _, err := parseOptions([]string{"now"}, io.Discard, io.Discard); err == nil {
+			t.Error("accepted")
+		}
+	})
+	t.Run("the defaults are make run's", func(t *testing.T) {
+		o, err := parseOptions(nil, io.Discard, io.Discard)
+		if err != nil || o.Module != "dist/scopegate.wasm" || o.Config != "examples/demo.json" || o.ProxyAddr != "127.0.0.1:8080" {
+			t.Errorf("%+v, %v", o, err)
+		}
+	})
+}
+
+// TestABrokenConfigurationIsNamedBeforeAnythingStarts: the launcher checks
+// the plugin configuration against the one cluster it provides and reports
+// the file's line and column, before it listens anywhere.
+func TestABrokenConfigurationIsNamedBeforeAnythingStarts(t *testing.T) {
+	dir := t.TempDir()
+	module := filepath.Join(dir, "scopegate.wasm")
+	os.WriteFile(module, []byte("\x00asm"), 0o644)
+	for _, tc := range []struct{ name, config, want string }{
+		{"invalid JSON", "{\n  \"rules\": [,]\n}\n", ":2:13: invalid JSON"},
+		{"a cluster the launcher does not provide", `{"providers":[{"name":"a","remote_jwks":{"cluster":"keycloak","uri":"http://127.0.0.1:9000/certs"}}]}`, `cluster "keycloak"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := filepath.Join(dir, "demo.json")
+			os.WriteFile(cfg, []byte(tc.config), 0o644)
+			_, err := start(context.Background(), options{ProxyAddr: "127.0.0.1:0", IdPAddr: "127.0.0.1:0", EchoAddr: "127.0.0.1:0",
+				AdminAddr: "127.0.0.1:0", Module: module, Config: cfg, Alg: "RS256", Workers: 1, LogLevel: "info", Log: io.Discard})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("start = %v, want an error containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestMakeRunSaysWhatItBuilds: on a cold Go build cache the module takes
+// about two minutes to build; make run says so before it starts.
+func TestMakeRunSaysWhatItBuilds(t *testing.T) {
+	if _, err := exec.LookPath("make"); err != nil {
+		t.Fatal("make is needed (the project is driven by its Makefile)")
+	}
+	root, err := wasmbuild.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("make", "-n", "-C", root, "run").Output()
+	if err != nil {
+		t.Fatalf("make -n run: %v", err)
+	}
+	text := string(out)
+	say, build := strings.Index(text, "first build on a cold Go build cache takes ~2 minutes"), strings.Index(text, "buildwasm")
+	if say < 0 || build < 0 || say > build {
+		t.Errorf("make run does not announce the slow first build before starting it:\n%s", text)
 	}
 }

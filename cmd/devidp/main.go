@@ -9,7 +9,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -24,25 +23,22 @@ import (
 )
 
 func main() {
-	cli.Main("devidp", func(ctx context.Context, args []string) error { return run(ctx, args, os.Stderr) })
+	cli.Main("devidp", func(ctx context.Context, args []string) error { return run(ctx, args, os.Stdout, os.Stderr) })
 }
 
-// run parses the flags, prints the provider's issuer, users and clients, and
-// serves until ctx ends; it returns once the server has shut down.
-func run(ctx context.Context, args []string, stderr io.Writer) error {
-	fs := flag.NewFlagSet("devidp", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+// run parses the flags, prints the provider's issuer, users and clients (on
+// stderr, as a log), and serves until ctx ends; it returns once the server
+// has shut down. stdout gets only what was asked for (-version).
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := cli.Flags("devidp", "devidp is a development OpenID provider (discovery, JWKS, password and\nclient-credentials grants). Never use it for anything real.\n\nUsage:\n  devidp [-addr 127.0.0.1:9000] [-alg RS256] [flags]", stderr)
 	addr := fs.String("addr", "127.0.0.1:9000", "listen address (host:port; port 0 picks a free one)")
 	issuer := fs.String("issuer", "", "issuer URL (default http://<listen address>)")
 	alg := fs.String("alg", "RS256", "signing algorithm: "+strings.Join(devidp.Algorithms, ", "))
 	ttl := fs.Duration("ttl", time.Hour, "access token lifetime")
 	audience := fs.String("audience", "scopegate-demo", "aud of issued tokens")
 	keepOld := fs.Bool("keep-old-keys", false, "keep the previous key in the JWKS when rotating")
-	if err := fs.Parse(args); err != nil {
+	if err := cli.Parse(fs, args, stdout); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	if *ttl <= 0 {
 		return fmt.Errorf("-ttl %s: want a positive duration", *ttl)

@@ -4,12 +4,12 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
-	"flag"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/scopegate/scopegate/internal/cli/clitest"
 )
 
 func TestDevIdPCommand(t *testing.T) {
@@ -19,7 +19,7 @@ func TestDevIdPCommand(t *testing.T) {
 		outR, outW := io.Pipe()
 		done := make(chan error, 1)
 		go func() {
-			done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-alg", "ES256"}, outW)
+			done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-alg", "ES256"}, io.Discard, outW)
 			outW.Close()
 		}()
 		line, err := bufio.NewReader(outR).ReadString('\n')
@@ -59,21 +59,18 @@ func TestDevIdPCommand(t *testing.T) {
 		{"a non-positive token lifetime is an error", []string{"-ttl", "0s"}, "-ttl"},
 		{"an unknown flag is an error", []string{"-nope"}, "nope"},
 	}
-	t.Run("-h is flag.ErrHelp, which main answers with the usage and exit 0", func(t *testing.T) {
-		var usage strings.Builder
-		if err := run(context.Background(), []string{"-h"}, &usage); !errors.Is(err, flag.ErrHelp) {
-			t.Fatalf("run(-h) = %v, want flag.ErrHelp", err)
-		}
-		if !strings.Contains(usage.String(), "-alg") {
-			t.Errorf("usage does not document -alg:\n%s", usage.String())
-		}
-	})
 	for _, c := range bad {
 		t.Run(c.name, func(t *testing.T) {
-			err := run(context.Background(), c.args, io.Discard)
+			err := run(context.Background(), c.args, io.Discard, io.Discard)
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("run(%q) = %v, want an error containing %s", c.args, err, c.want)
 			}
 		})
 	}
+}
+
+func TestDevIdPHelpAndVersion(t *testing.T) {
+	clitest.HelpAndVersion(t, "devidp", "alg", func(args []string, stdout, stderr io.Writer) error {
+		return run(context.Background(), args, stdout, stderr)
+	})
 }

@@ -6,7 +6,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -20,20 +19,17 @@ import (
 )
 
 func main() {
-	cli.Main("echo", func(ctx context.Context, args []string) error { return run(ctx, args, os.Stderr) })
+	cli.Main("echo", func(ctx context.Context, args []string) error { return run(ctx, args, os.Stdout, os.Stderr) })
 }
 
 // run parses the flags and serves until ctx ends, then lets requests in
-// flight finish before it returns.
-func run(ctx context.Context, args []string, stderr io.Writer) error {
-	fs := flag.NewFlagSet("echo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+// flight finish before it returns. It logs on stderr; stdout gets only what
+// was asked for (-version).
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := cli.Flags("echo", "echo is the demo upstream: it answers every request with JSON describing the\nmethod, path, query and headers it received.\n\nUsage:\n  echo [-addr 127.0.0.1:9100]", stderr)
 	addr := fs.String("addr", "127.0.0.1:9100", "listen address (host:port; port 0 picks a free one)")
-	if err := fs.Parse(args); err != nil {
+	if err := cli.Parse(fs, args, stdout); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {

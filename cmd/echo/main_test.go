@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/scopegate/scopegate/internal/cli/clitest"
 )
 
 func TestEchoCommand(t *testing.T) {
@@ -17,7 +19,7 @@ func TestEchoCommand(t *testing.T) {
 		outR, outW := io.Pipe()
 		done := make(chan error, 1)
 		go func() {
-			done <- run(ctx, []string{"-addr", "127.0.0.1:0"}, outW)
+			done <- run(ctx, []string{"-addr", "127.0.0.1:0"}, io.Discard, outW)
 			outW.Close()
 		}()
 		line, err := bufio.NewReader(outR).ReadString('\n')
@@ -45,11 +47,17 @@ func TestEchoCommand(t *testing.T) {
 		}
 	})
 	t.Run("stray arguments and a busy address are errors", func(t *testing.T) {
-		if err := run(context.Background(), []string{"extra"}, io.Discard); err == nil || !strings.Contains(err.Error(), "unexpected arguments") {
+		if err := run(context.Background(), []string{"extra"}, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "unexpected arguments") {
 			t.Errorf("stray argument: %v", err)
 		}
-		if err := run(context.Background(), []string{"-addr", "256.0.0.1:1"}, io.Discard); err == nil || !strings.Contains(err.Error(), "listening") {
+		if err := run(context.Background(), []string{"-addr", "256.0.0.1:1"}, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "listening") {
 			t.Errorf("bad address: %v", err)
 		}
+	})
+}
+
+func TestEchoHelpAndVersion(t *testing.T) {
+	clitest.HelpAndVersion(t, "echo", "addr", func(args []string, stdout, stderr io.Writer) error {
+		return run(context.Background(), args, stdout, stderr)
 	})
 }

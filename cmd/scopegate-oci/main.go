@@ -14,7 +14,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -24,23 +23,20 @@ import (
 )
 
 func main() {
-	cli.Main("scopegate-oci", func(ctx context.Context, args []string) error { return run(ctx, args, os.Stdout) })
+	cli.Main("scopegate-oci", func(ctx context.Context, args []string) error { return run(ctx, args, os.Stdout, os.Stderr) })
 }
 
 // run is main without the process: it parses args, builds the image, writes
-// the layout and pushes, reporting to out.
-func run(ctx context.Context, args []string, out io.Writer) error {
-	fs := flag.NewFlagSet("scopegate-oci", flag.ContinueOnError)
-	fs.SetOutput(out)
+// the layout and pushes, reporting to out. Help and flag errors go to
+// stderr, as in every scopegate command.
+func run(ctx context.Context, args []string, out, stderr io.Writer) error {
+	fs := cli.Flags("scopegate-oci", "scopegate-oci packages the wasm module as an Istio-compatible OCI image (the\n\"compat\" Wasm image variant), writes an OCI image layout and, with -push,\nuploads it and prints the digest for the WasmPlugin's sha256.\n\nUsage:\n  scopegate-oci [-wasm dist/scopegate.wasm] [-out dist/oci] [-push registry/repo:tag]", stderr)
 	wasmPath := fs.String("wasm", "dist/scopegate.wasm", "the wasm module to package")
 	outDir := fs.String("out", "dist/oci", "OCI image layout directory to write (\"\" to skip)")
 	push := fs.String("push", "", "registry reference to push to, e.g. ghcr.io/org/scopegate:0.1.0")
 	insecure := fs.Bool("insecure", false, "allow plain HTTP to the registry given by -push")
-	if err := fs.Parse(args); err != nil {
+	if err := cli.Parse(fs, args, out); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	if *outDir == "" && *push == "" {
 		return errors.New("nothing to do: give -out, -push or both")

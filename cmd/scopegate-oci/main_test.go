@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/scopegate/scopegate/internal/cli/clitest"
 	"github.com/scopegate/scopegate/oci"
 )
 
@@ -38,7 +39,7 @@ func TestRunWritesTheLayoutAndPushes(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "oci")
 
 	var stdout bytes.Buffer
-	if err := run(context.Background(), []string{"-wasm", wasm, "-out", out, "-push", ref}, &stdout); err != nil {
+	if err := run(context.Background(), []string{"-wasm", wasm, "-out", out, "-push", ref}, &stdout, io.Discard); err != nil {
 		t.Fatalf("run: %v\n%s", err, stdout.String())
 	}
 
@@ -96,9 +97,15 @@ func TestRunRejectsBadInvocations(t *testing.T) {
 		{"a stray argument is an error", []string{"-wasm", wasm, "extra"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if err := run(context.Background(), tc.args, io.Discard); err == nil {
+			if err := run(context.Background(), tc.args, io.Discard, io.Discard); err == nil {
 				t.Error("run succeeded")
 			}
 		})
 	}
+}
+
+func TestHelpGoesToStderrAndVersionToStdout(t *testing.T) {
+	clitest.HelpAndVersion(t, "scopegate-oci", "push", func(args []string, stdout, stderr io.Writer) error {
+		return run(context.Background(), args, stdout, stderr)
+	})
 }

@@ -3,19 +3,26 @@
 // the plugin and, when it lets them through, on to the upstream.
 //
 //	scopegate-proxy -module dist/scopegate.wasm -config plugin.json \
-//	    -upstream http://127.0.0.1:9000 -cluster idp=http://127.0.0.1:9001 \
+//	    -upstream http://127.0.0.1:9100 -cluster idp=http://127.0.0.1:9000 \
 //	    -listen 127.0.0.1:8080 -admin 127.0.0.1:9901 -workers 2
+//
+// -config and -upstream are required. A scopegate configuration naming a
+// cluster the proxy was not given (-cluster) is refused before the module
+// loads; a configuration the module rejects is explained as scopegate reads
+// it: a JSON error with its line and column, an unknown field with the
+// field meant.
 package main
 
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -51,15 +58,23 @@ func (c clusterFlags) Set(s string) error {
 	return nil
 }
 
+// synopsis heads the -h output.
+const synopsis = `scopegate-proxy runs a proxy-wasm module (ABI 0.2.0/0.2.1) in a local HTTP
+reverse proxy, the way Envoy 1.33+ runs it.
+
+Usage:
+  scopegate-proxy -config plugin.json -upstream http://127.0.0.1:9100 \
+      [-module dist/scopegate.wasm] [-cluster idp=http://127.0.0.1:9000 ...] [flags]
+  scopegate-proxy -check -config plugin.json [-cluster idp=http://127.0.0.1:9000 ...]`
+
 // run parses flags, starts the host, the proxy and the admin listener, and
 // serves until ctx ends; then it shuts down cleanly.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("scopegate-proxy", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := cli.Flags("scopegate-proxy", synopsis, stderr)
 	module := fs.String("module", "dist/scopegate.wasm", "proxy-wasm module (.wasm) to run")
-	configPath := fs.String("config", "", "plugin configuration file (buffer 7, read in on_configure)")
+	configPath := fs.String("config", "", "plugin configuration file (buffer 7, read in on_configure); required")
 	vmConfigPath := fs.String("vm-config", "", "VM configuration file (buffer 6, read in on_vm_start)")
-	upstream := fs.String("upstream", "", "upstream base URL requests are forwarded to, e.g. http://127.0.0.1:9000")
+	upstream := fs.String("upstream", "", "upstream base URL allowed requests are forwarded to, e.g. http://127.0.0.1:9100; required")
 	clusters := clusterFlags{}
 	fs.Var(clusters, "cluster", "callout cluster as name=URL (repeatable)")
 	listenAddr := fs.String("listen", "127.0.0.1:8080", "proxy listen address")
@@ -67,13 +82,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	workers := fs.Int("workers", 2, "worker VMs (one per Envoy worker thread)")
 	logLevel := fs.String("log-level", "info", "trace, debug, info, warn, error or critical")
 	pollOneoff := fs.String("poll-oneoff", "enosys", "WASI poll_oneoff: enosys (Envoy 1.33-1.38) or no-events (newer Envoy)")
-	pluginName := fs.String("plugin-name", "scopegate", "plugin name in logs and properties")
+	pluginName := fs.String("plugin-name", "scopegate", "plugin name (Envoy's config.name) in logs and properties")
+	rootID := fs.String("root-id", "", "plugin root_id (Envoy's config.root_id), in logs and properties")
+	vmID := fs.String("vm-id", "", "VM vm_id (Envoy's vm_config.vm_id), in logs and properties")
 	cacheDir := fs.String("cache-dir", "", "wazero compilation cache directory (default: user cache dir/scopegate/wazero)")
-	if err := fs.Parse(args); err != nil {
+	check := fs.Bool("check", false, "load the module with -config the way Envoy would (canary and workers, on_configure), report, and exit; -upstream is not needed")
+	if err := cli.Parse(fs, args, stdout); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	if *configPath == "" {
+		return errors.New("-config is required: the plugin configuration file, e.g. -config examples/demo.json (a module that takes none: -config /dev/null)")
+	}
+	if *upstream == "" && !*check {
+		return errors.New("-upstream is required: the base URL allowed requests are forwarded to, e.g. -upstream http://127.0.0.1:9100")
 	}
 	level, err := host.ParseLogLevel(*logLevel)
 	if err != nil {
@@ -86,6 +107,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg := host.Config{
 		Module:              *module,
 		PluginName:          *pluginName,
+		RootID:              *rootID,
+		VMID:                *vmID,
 		Workers:             *workers,
 		Clusters:            clusters,
 		Upstream:            *upstream,
@@ -94,9 +117,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		LogLevel:            level,
 		Log:                 stderr,
 	}
-	if *configPath != "" {
-		if cfg.PluginConfig, err = os.ReadFile(*configPath); err != nil {
-			return fmt.Errorf("reading plugin configuration: %w", err)
+	if cfg.PluginConfig, err = os.ReadFile(*configPath); err != nil {
+		return fmt.Errorf("reading plugin configuration: %w", err)
+	}
+	// Read as scopegate's, the configuration's clusters are checked before
+	// the module loads. A configuration scopegate cannot read may belong to
+	// another module; if the module rejects it too, the error says where
+	// scopegate's reading failed (line and column, the field meant).
+	scopegateCfg, readErr := cli.ParsePluginConfig(*configPath, cfg.PluginConfig)
+	if readErr == nil {
+		if err := cli.CheckClusters(*configPath, scopegateCfg, slices.Sorted(maps.Keys(clusters))); err != nil {
+			return err
 		}
 	}
 	if *vmConfigPath != "" {
@@ -106,9 +137,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	h, err := host.New(ctx, cfg)
 	if err != nil {
+		if readErr != nil && strings.Contains(err.Error(), "proxy_on_configure") {
+			return fmt.Errorf("%v (the module rejected the configuration: %w)", readErr, err)
+		}
 		return err
 	}
 	defer h.Close(context.Background())
+	if *check {
+		fmt.Fprintf(stdout, "%s: accepted by %s (%d worker VMs configured)\n", *configPath, *module, h.Workers())
+		return nil
+	}
 
 	// Each listener is served by serve.Until on a context that also ends
 	// when the other one fails, so one broken listener stops the proxy.

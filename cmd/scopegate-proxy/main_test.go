@@ -8,10 +8,12 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/scopegate/scopegate/internal/cli/clitest"
 	"github.com/scopegate/scopegate/internal/wasmbuild"
 )
 
@@ -85,6 +87,9 @@ func TestProxyCommand(t *testing.T) {
 }
 
 func TestProxyCommandRejectsBadFlags(t *testing.T) {
+	cfgPath := filepath.Join(t.TempDir(), "plugin.json")
+	os.WriteFile(cfgPath, []byte(`{}`), 0o644)
+	required := []string{"-config", cfgPath, "-upstream", "http://127.0.0.1:9"}
 	cases := map[string][]string{
 		"a cluster without a URL":      {"-cluster", "idp"},
 		"a cluster URL without scheme": {"-cluster", "idp=127.0.0.1:9000"},
@@ -94,7 +99,7 @@ func TestProxyCommandRejectsBadFlags(t *testing.T) {
 	}
 	for name, args := range cases {
 		t.Run(name+" is an error", func(t *testing.T) {
-			if err := run(context.Background(), args, io.Discard, io.Discard); err == nil {
+			if err := run(context.Background(), append(slices.Clone(required), args...), io.Discard, io.Discard); err == nil {
 				t.Fatalf("run(%v) succeeded", args)
 			}
 		})
@@ -111,7 +116,8 @@ func TestProxyCommandBusyAdmin(t *testing.T) {
 	busy := httptest.NewServer(http.NotFoundHandler())
 	defer busy.Close()
 	var out strings.Builder
-	err = run(context.Background(), []string{"-module", module, "-listen", "127.0.0.1:0",
+	err = run(context.Background(), []string{"-module", module, "-config", os.DevNull,
+		"-upstream", "http://127.0.0.1:9", "-listen", "127.0.0.1:0",
 		"-admin", strings.TrimPrefix(busy.URL, "http://")}, &out, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "admin listener") {
 		t.Fatalf("run = %v, want an admin listener error", err)
@@ -124,4 +130,85 @@ func TestProxyCommandBusyAdmin(t *testing.T) {
 		resp.Body.Close()
 		t.Fatalf("proxy %s still answers after run returned", url)
 	}
+}
+
+// TestProxyCommandExplainsItsStartupErrors: each mistake a newcomer makes on
+// the command line is a startup error that says what is wrong and where.
+func TestProxyCommandExplainsItsStartupErrors(t *testing.T) {
+	scopegate, err := wasmbuild.Build("./cmd/scopegate", wasmbuild.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pass, err := wasmbuild.Build("./host/testdata/guests/pass", wasmbuild.Options{NoOverlay: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	file := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	valid := `{
+  "providers": [{
+    "name": "demo",
+    "remote_jwks": {"cluster": "idp", "uri": "http://127.0.0.1:9000/jwks"}
+  }]
+}`
+	good := file("good.json", valid)
+	broken := file("broken.json", "{\n  \"providers\": [\n    {\"name\": \"demo\",}\n  ]\n}\n")
+	misspelled := file("misspelled.json", strings.Replace(valid, `"name": "demo",`, `"name": "demo", "audience": ["api"],`, 1))
+	noModule := filepath.Join(dir, "no-such-module.wasm")
+	base := []string{"-upstream", "http://127.0.0.1:9", "-listen", "127.0.0.1:0", "-admin", "", "-cluster", "idp=http://127.0.0.1:9"}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no -config says it is required", []string{"-upstream", "http://127.0.0.1:9"}, "-config is required"},
+		{"no -upstream says it is required", []string{"-config", good}, "-upstream is required"},
+		{"invalid JSON the module rejects is placed by line and column", append([]string{"-module", scopegate, "-config", broken}, base...),
+			broken + ":3:21: invalid JSON: invalid character '}' looking for beginning of object key string (the module rejected the configuration"},
+		{"an unknown field the module rejects comes with the field meant", append([]string{"-module", scopegate, "-config", misspelled}, base...),
+			`providers[0].audience: unknown field (did you mean "audiences"?) (the module rejected the configuration`},
+		{"a cluster the proxy was not given is named before the module loads", []string{"-module", noModule, "-config", good, "-upstream", "http://127.0.0.1:9", "-cluster", "keycloak=http://127.0.0.1:9"},
+			`cluster "idp", which the proxy was not given (clusters: keycloak); add -cluster idp=http://host:port`},
+		{"the valid twin passes the cluster check and fails only on the missing module", []string{"-module", noModule, "-config", good, "-upstream", "http://127.0.0.1:9", "-cluster", "idp=http://127.0.0.1:9"},
+			"no-such-module.wasm"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := run(context.Background(), tc.args, io.Discard, io.Discard)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("run(%q) = %v, want an error containing %q", tc.args, err, tc.want)
+			}
+		})
+	}
+	t.Run("-check loads the module with the configuration, reports and exits", func(t *testing.T) {
+		var stdout strings.Builder
+		if err := run(context.Background(), []string{"-check", "-module", scopegate, "-config", good, "-cluster", "idp=http://127.0.0.1:9"}, &stdout, io.Discard); err != nil {
+			t.Fatalf("run -check = %v", err)
+		}
+		if !strings.Contains(stdout.String(), good+": accepted by "+scopegate) {
+			t.Errorf("stdout %q", stdout.String())
+		}
+		if err := run(context.Background(), []string{"-check", "-module", scopegate, "-config", misspelled, "-cluster", "idp=http://127.0.0.1:9"}, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "did you mean") {
+			t.Errorf("run -check with a misspelled field = %v", err)
+		}
+	})
+	t.Run("another module's configuration is that module's business", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel() // start, then stop at once: reaching the listeners is the point
+		err := run(ctx, append([]string{"-module", pass, "-config", misspelled}, base...), io.Discard, io.Discard)
+		if err != nil {
+			t.Fatalf("run with the pass guest = %v; its on_configure accepts any configuration", err)
+		}
+	})
+}
+
+func TestProxyCommandHelpAndVersion(t *testing.T) {
+	clitest.HelpAndVersion(t, "scopegate-proxy", "upstream", func(args []string, stdout, stderr io.Writer) error {
+		return run(context.Background(), args, stdout, stderr)
+	})
 }

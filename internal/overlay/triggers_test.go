@@ -163,7 +163,7 @@ func TestNoNetpollerTriggerIsLinkedIntoTheFilter(t *testing.T) {
 			t.Fatalf("only %d function names: the check would prove nothing", len(names))
 		}
 		if hits := linkedTriggerHits(names); len(hits) != 0 {
-			t.Errorf("netpoller triggers linked into the filter (golang/go#78513, see Contributor notes in README.md): %v", hits)
+			t.Errorf("netpoller triggers linked into the filter (golang/go#78513, see the contributor notes in docs/proxies.md): %v", hits)
 		}
 	})
 	t.Run("a guest that calls runtime.GC is caught", func(t *testing.T) {
@@ -339,7 +339,7 @@ func TestNoNetpollerTriggerInTheFilterSource(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, fnd := range findings {
-				t.Errorf("%s: netpoller trigger in code compiled into the module (golang/go#78513, see Contributor notes in README.md)", fnd)
+				t.Errorf("%s: netpoller trigger in code compiled into the module (golang/go#78513, see the contributor notes in docs/proxies.md)", fnd)
 			}
 		}
 	}
