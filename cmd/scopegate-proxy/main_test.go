@@ -125,3 +125,10 @@ func TestProxyCommandBusyAdmin(t *testing.T) {
 		t.Fatalf("proxy %s still answers after run returned", url)
 	}
 }
+
+func TestProxyCommandRefusesAnUpstreamThatIsNotAnHTTPURL(t *testing.T) {
+	err := run(context.Background(), []string{"-module", "unused.wasm", "-upstream", "127.0.0.1:9000", "-listen", "127.0.0.1:0", "-admin", ""}, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), `upstream "127.0.0.1:9000"`) {
+		t.Fatalf("run = %v, want an error naming the upstream", err)
+	}
+}
