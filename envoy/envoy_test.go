@@ -425,3 +425,44 @@ func TestBrokenEnvoyYAMLIsRejected(t *testing.T) {
 		})
 	}
 }
+
+// TestThePathsDocSnippetsAreValid keeps docs/paths.md honest: its YAML is
+// the connection manager settings checkOneReading requires, decoded into
+// Envoy's type, and its JSON is a rule scopegate's parser accepts.
+func TestThePathsDocSnippetsAreValid(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "docs", "paths.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var yamls, jsons int
+	for i, block := range strings.Split(string(data), "```")[1:] {
+		if i%2 != 0 {
+			continue // the text between two blocks
+		}
+		lang, text, _ := strings.Cut(block, "\n")
+		switch lang {
+		case "yaml":
+			yamls++
+			js, err := yaml.YAMLToJSON([]byte(text))
+			if err != nil {
+				t.Fatal(err)
+			}
+			hcm := &hcmv3.HttpConnectionManager{}
+			if err := protojson.Unmarshal(js, hcm); err != nil {
+				t.Fatalf("docs/paths.md YAML is not connection manager settings: %v", err)
+			}
+			if errs := checkOneReading(hcm); len(errs) != 0 {
+				t.Errorf("docs/paths.md YAML: %v", errors.Join(errs...))
+			}
+		case "json":
+			jsons++
+			cfg := `{"rules":[` + text + `],"default":{"allow":true}}`
+			if _, err := filter.ParseConfig([]byte(cfg)); err != nil {
+				t.Errorf("docs/paths.md JSON rule: %v", err)
+			}
+		}
+	}
+	if yamls != 1 || jsons != 1 {
+		t.Fatalf("found %d YAML and %d JSON blocks in docs/paths.md, want the Envoy settings and the OPTIONS * rule", yamls, jsons)
+	}
+}
