@@ -131,9 +131,14 @@ func (h *httpContext) authorize() (action types.Action) {
 		pc.m.allowed.Increment(1)
 		return types.ActionContinue
 	}
-	if verdict == pathAmbiguous {
+	switch verdict {
+	case pathAmbiguous:
 		pc.send(&denial{kind: denyBadRequest, description: "the request path is ambiguous",
 			reason: "readings of the path select different rules"}, method, path)
+		return types.ActionPause
+	case pathTooComplex:
+		pc.send(&denial{kind: denyBadRequest, description: "the request path is ambiguous",
+			reason: "the path has too many readings to judge"}, method, path)
 		return types.ActionPause
 	}
 	if req.alwaysAllows {

@@ -1,6 +1,7 @@
 package filter
 
 import (
+	"math/bits"
 	"strings"
 	"unsafe"
 )
@@ -28,6 +29,9 @@ import (
 // buffer), and only the choices whose spelling occurs in the path are
 // varied: a path with one ";" has two readings, an ordinary path (no ";",
 // "%", "\", "//" or "/.") exactly one, the path itself, without allocating.
+// A path whose readings would resolve more than maxReadingWork bytes in all
+// (many choices on a long path: no client sends one) is refused with 400
+// rather than judged, so one request costs at most that much work.
 //
 // Escapes are decoded once, like every reader listed (a double-decoding
 // application, "%252F" read as "/", is outside what the filter can see).
@@ -65,7 +69,13 @@ const (
 	pathOK            pathVerdict = iota
 	pathAmbiguous                 // readings of the path select different rules
 	pathNotOriginForm             // "*" without a rule for it, absolute- or authority-form, empty, no leading "/", a fragment
+	pathTooComplex                // its readings would take more than maxReadingWork bytes to resolve
 )
+
+// maxReadingWork bounds the bytes resolved for one path over all its
+// readings: every choice (192 readings) up to a 340-byte path, two readings
+// (a ";") up to 32 KiB. BenchmarkPathReadings measures the worst case.
+const maxReadingWork = 1 << 16
 
 // requirementFor returns the requirement for a request target (:path, query
 // included) and an upper-case method, or the reason it cannot be judged.
@@ -91,6 +101,9 @@ func (c *Config) requirementFor(target, method string) (*Requirement, pathVerdic
 		return req, pathOK
 	}
 	choices := choicesIn(path)
+	if choices.readings()*(len(path)+1) > maxReadingWork {
+		return nil, pathTooComplex
+	}
 	buf := make([]byte, 0, len(path)+1)
 	var first *Requirement
 	// Every subset of the relevant choices, the full set first.
@@ -117,6 +130,15 @@ func (c *Config) requirementFor(target, method string) (*Requirement, pathVerdic
 			return first, pathOK
 		}
 	}
+}
+
+// readings counts the readings requirementFor resolves for these choices.
+func (r reading) readings() int {
+	n := 1 << bits.OnesCount8(uint8(r))
+	if r&decodeEncodedSemicolon != 0 { // only together with stripParams
+		n -= n / 4
+	}
+	return n
 }
 
 // asteriskRequirement judges "OPTIONS *" (RFC 9112 §3.2.4): only a rule whose
@@ -278,73 +300,94 @@ func (r reading) cutParams(seg string) string {
 // separators inside it, resolving dot segments as it goes. dir reports
 // whether the last piece was empty or a dot segment.
 func (r reading) segment(seg string, out []byte) (_ []byte, dir bool) {
-	start := len(out)
+	start := len(out) // where the current piece's "/" is
 	out = append(out, '/')
-	dots, other := 0, false
-	flush := func() {
-		switch {
-		case other || dots > 2:
-			dir = false
-			return
-		case dots == 2:
-			out = out[:start]
-			if k := lastSlash(out); k >= 0 {
-				out = out[:k]
-			}
-		default: // empty or "."
-			out = out[:start]
+	dots, other := 0, false // the piece so far: how many dots, anything else
+	for j := 0; j < len(seg); {
+		// Ordinary bytes are copied a run at a time.
+		k := j
+		for k < len(seg) && seg[k] != '%' && seg[k] != '\\' && seg[k] != '.' {
+			k++
 		}
-		dir = true
-	}
-	for j := 0; j < len(seg); j++ {
-		c := seg[j]
-		if c == '\\' && r&splitBackslash != 0 {
-			flush()
-			start, dots, other = len(out), 0, false
-			out = append(out, '/')
+		if k > j {
+			out = append(out, seg[j:k]...)
+			other = true
+			j = k
 			continue
 		}
-		if c == '%' {
-			if v, ok := escapeAt(seg, j); ok {
-				switch {
-				case v == '/' && r&splitEncodedSlash != 0, v == '\\' && r&splitEncodedBackslash != 0:
-					flush()
-					start, dots, other = len(out), 0, false
-					out = append(out, '/')
-				case v == '.':
-					if r&decodeEncodedDot != 0 {
-						dots++
-					} else {
-						other = true
-					}
-					if r&decodeText != 0 {
-						out = append(out, '.')
-					} else {
-						out = append(out, seg[j:j+3]...)
-					}
-				case v == ';' && r&decodeEncodedSemicolon != 0:
-					other = true
-					out = append(out, ';')
-				case v == '/', v == '\\', v == ';', r&decodeText == 0:
-					other = true
-					out = append(out, seg[j:j+3]...)
-				default:
-					other = true
-					out = append(out, v)
-				}
-				j += 2
-				continue
-			}
-		}
+		c := seg[j]
 		if c == '.' {
 			dots++
-		} else {
-			other = true
+			out = append(out, '.')
+			j++
+			continue
 		}
-		out = append(out, c)
+		if c == '\\' {
+			if r&splitBackslash != 0 {
+				out, _ = endPiece(out, start, dots, other)
+				start, dots, other = len(out), 0, false
+				out = append(out, '/')
+			} else {
+				other = true
+				out = append(out, c)
+			}
+			j++
+			continue
+		}
+		v, ok := escapeAt(seg, j)
+		if !ok { // a "%" that starts no escape is text
+			other = true
+			out = append(out, c)
+			j++
+			continue
+		}
+		switch {
+		case v == '/' && r&splitEncodedSlash != 0, v == '\\' && r&splitEncodedBackslash != 0:
+			out, _ = endPiece(out, start, dots, other)
+			start, dots, other = len(out), 0, false
+			out = append(out, '/')
+		case v == '.':
+			if r&decodeEncodedDot != 0 {
+				dots++
+			} else {
+				other = true
+			}
+			if r&decodeText != 0 {
+				out = append(out, '.')
+			} else {
+				out = append(out, seg[j:j+3]...)
+			}
+		case v == ';' && r&decodeEncodedSemicolon != 0:
+			other = true
+			out = append(out, ';')
+		case v == '/', v == '\\', v == ';', r&decodeText == 0:
+			other = true
+			out = append(out, seg[j:j+3]...)
+		default:
+			other = true
+			out = append(out, v)
+		}
+		j += 3
 	}
-	flush()
-	return out, dir
+	return endPiece(out, start, dots, other)
+}
+
+// endPiece finishes the piece whose "/" is at out[start]: an empty piece or
+// "." is dropped, ".." drops the piece before it too. dir reports whether
+// the piece was one of those (the path then ends in a directory).
+func endPiece(out []byte, start, dots int, other bool) ([]byte, bool) {
+	switch {
+	case other || dots > 2:
+		return out, false
+	case dots == 2:
+		out = out[:start]
+		if k := lastSlash(out); k >= 0 {
+			out = out[:k]
+		}
+		return out, true
+	default: // empty or "."
+		return out[:start], true
+	}
 }
 
 func lastSlash(b []byte) int {

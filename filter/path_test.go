@@ -217,6 +217,46 @@ func TestReadingsThatSelectDifferentRulesAre400(t *testing.T) {
 	})
 }
 
+func TestThePathReadingWorkIsBounded(t *testing.T) {
+	cfg, err := ParseConfig([]byte(localConfig("", readingsRules)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	every := `//h/a;b/%2e%2E/%2Fc%5Cd\e%3Bf/%41/`
+	if n := choicesIn(every).readings(); n != 192 {
+		t.Fatalf("%q has %d readings, want 192 (2^8 less those decoding %%3B without cutting params)", every, n)
+	}
+	cases := []struct {
+		name string
+		path string
+		want pathVerdict
+	}{
+		{"every choice on a short path is judged", every, pathOK},
+		{"every choice on a path at the bound is judged", every + strings.Repeat("segment/", 37), pathOK},
+		{"every choice on a path over the bound is refused", every + strings.Repeat("segment/", 1024), pathTooComplex},
+		{"one param on a 32 KiB path is judged", "/oidc/x;v=1/" + strings.Repeat("x", 32<<10-16), pathOK},
+		{"one param on a 64 KiB path is refused", "/oidc/x;v=1/" + strings.Repeat("x", 64<<10), pathTooComplex},
+		{"an ordinary 1 MiB path is judged", "/oidc/" + strings.Repeat("x", 1<<20), pathOK},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, v := cfg.requirementFor(tc.path, "GET"); v != tc.want {
+				t.Fatalf("verdict %d, want %d", v, tc.want)
+			}
+		})
+	}
+	t.Run("the filter answers an over-bound path 400 invalid_request", func(t *testing.T) {
+		h := startFilter(t, localConfig("", readingsRules))
+		r := h.do("GET", every+strings.Repeat("segment/", 1024))
+		if r.status() != 400 || r.header("www-authenticate") != `Bearer error="invalid_request"` {
+			t.Fatalf("status %d www-authenticate %q", r.status(), r.header("www-authenticate"))
+		}
+		if !strings.Contains(h.infoLogs(), "the path has too many readings to judge") {
+			t.Fatalf("logs:\n%s", h.infoLogs())
+		}
+	})
+}
+
 func ruleIndex(cfg *Config, req *Requirement) int {
 	for i, r := range cfg.Rules {
 		if r.Requirement == req {
@@ -394,4 +434,32 @@ func FuzzPathReadings(f *testing.F) {
 			}
 		}
 	})
+}
+
+// BenchmarkPathReadings measures requirementFor: an ordinary path (one
+// reading, the baseline) against paths that spell more and more choices,
+// up to all eight (256 readings) on a long path, the bound in path.go.
+func BenchmarkPathReadings(b *testing.B) {
+	cfg, err := ParseConfig([]byte(localConfig("", readingsRules)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	every := `//h/a;b/%2e%2E/%2Fc%5Cd\e%3Bf/%41/`
+	for _, bc := range []struct{ name, path string }{
+		{"baseline", "/oidc/orders/42?page=2"},
+		{"trailing_slash", "/api/v1/items/"},
+		{"dot_segments", "/oidc/orders/../orders/./42"},
+		{"one_param", "/oidc/orders;v=2/42"},
+		{"encoded_slash", "/files/a%2Fb%2Fc.txt"},
+		{"all_eight_choices_40B", every},
+		{"all_eight_choices_336B_the_most_judged", every + strings.Repeat("segment/", 37)},
+		{"all_eight_choices_8KiB_refused", every + strings.Repeat("segment/", 1024)},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				cfg.requirementFor(bc.path, "GET")
+			}
+		})
+	}
 }
