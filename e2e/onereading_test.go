@@ -14,7 +14,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -29,6 +28,7 @@ import (
 	"time"
 
 	"github.com/scopegate/scopegate/host"
+	"github.com/scopegate/scopegate/internal/rawhttp"
 	"github.com/scopegate/scopegate/internal/testjwt"
 )
 
@@ -241,35 +241,14 @@ func nodeUpstream(t *testing.T) readerUpstream {
 	}}
 }
 
-// rawSend writes one HTTP/1.1 request with the target exactly as given and
-// returns the status and body of the answer.
+// rawSend sends r with its request line exactly as given.
 func rawSend(t *testing.T, addr string, r rawRequest) (int, string) {
 	t.Helper()
-	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	status, body, err := rawhttp.Do(addr, r.method, r.target, r.headers, r.body)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(15 * time.Second))
-	var b strings.Builder
-	b.WriteString(r.method + " " + r.target + " HTTP/1.1\r\nHost: api.example.com\r\nConnection: close\r\n")
-	for _, h := range r.headers {
-		b.WriteString(h[0] + ": " + h[1] + "\r\n")
-	}
-	if r.body != "" {
-		fmt.Fprintf(&b, "Content-Length: %d\r\n", len(r.body))
-	}
-	b.WriteString("\r\n" + r.body)
-	if _, err := io.WriteString(conn, b.String()); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.ReadResponse(bufio.NewReader(conn), &http.Request{Method: r.method})
-	if err != nil {
-		t.Fatalf("%s %s: %v", r.method, r.target, err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(body)
+	return status, body
 }
 
 // rawRequest is one request as it goes on the wire.

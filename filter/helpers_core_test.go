@@ -130,11 +130,15 @@ func (h *coreHarness) result(id uint32, action types.Action) *response {
 }
 
 // get sends GET path with "authorization: Bearer <token>" when token != "".
-func (h *coreHarness) get(path, token string) *response {
+func (h *coreHarness) get(path, token string) *response { return h.call("GET", path, token) }
+
+// call sends method and path with "authorization: Bearer <token>" when
+// token != "".
+func (h *coreHarness) call(method, path, token string) *response {
 	if token == "" {
-		return h.do("GET", path)
+		return h.do(method, path)
 	}
-	return h.do("GET", path, [2]string{"authorization", "Bearer " + token})
+	return h.do(method, path, [2]string{"authorization", "Bearer " + token})
 }
 
 func (h *coreHarness) counter(name string) uint64 {

@@ -1,16 +1,16 @@
 package host
 
 import (
-	"bufio"
 	"context"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/scopegate/scopegate/internal/rawhttp"
 )
 
 // TestHandlerEndToEnd sends real HTTP requests through the host's reverse
@@ -162,30 +162,19 @@ func TestCalloutAnswerForAGoneStream(t *testing.T) {
 	t.Fatalf("set_effective_context to the deleted stream did not answer BAD_ARGUMENT; logs %+v", h.Logs())
 }
 
-// rawRequest writes one HTTP/1.1 request line (the target exactly as given)
-// and headers to addr and reads the answer.
+// rawRequest sends one request with its target exactly as given; headers
+// alternate name, value.
 func rawRequest(t *testing.T, addr, method, target string, headers ...string) (int, string) {
 	t.Helper()
-	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(10 * time.Second))
-	req := method + " " + target + " HTTP/1.1\r\nHost: api.example.com\r\nConnection: close\r\n"
+	var hs [][2]string
 	for i := 0; i+1 < len(headers); i += 2 {
-		req += headers[i] + ": " + headers[i+1] + "\r\n"
+		hs = append(hs, [2]string{headers[i], headers[i+1]})
 	}
-	if _, err := io.WriteString(conn, req+"\r\n"); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	status, body, err := rawhttp.Do(addr, method, target, hs, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(body)
+	return status, body
 }
 
 // The proxy forwards origin-form only, byte for byte, and only ever to its
