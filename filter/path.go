@@ -25,10 +25,11 @@ import (
 // Readings that decode the first "%2F" and keep the second are made by no
 // server, so they are not computed: a path with k encoded slashes has two
 // readings for them, not 2^k. With eight choices the work is bounded by
-// 2^8 resolutions of the path (each linear in its length, into one reused
-// buffer), and only the choices whose spelling occurs in the path are
-// varied: a path with one ";" has two readings, an ordinary path (no ";",
-// "%", "\", "//" or "/.") exactly one, the path itself, without allocating.
+// 192 resolutions of the path (2^8, less the "%3B" readings that read
+// alike), each linear in its length, into one reused buffer; only the
+// choices whose spelling occurs in the path are varied: a path with one ";"
+// has two readings, an ordinary path (no ";", "%", "\", "//" or "/.")
+// exactly one, the path itself, without allocating.
 // A path whose readings would resolve more than maxReadingWork bytes in all
 // (many choices on a long path: no client sends one) is refused with 400
 // rather than judged, so one request costs at most that much work.
