@@ -187,6 +187,11 @@ func BenchmarkFilterInWasm(b *testing.B) {
 	}
 	cached := rs.Sign(testjwt.Claims(filterIssuer, "alice", time.Now(), "read"), nil)
 	b.Run("baseline", func(b *testing.B) { run(b, "/open", nil) })
+	// Paths spelling seven of the eight reading choices (96 readings, all
+	// under /open): the cost of judging a path every way (filter/path.go).
+	readings := `/open/a;b/%2e%2E/%2Fc%5Cd\e%3Bf/%41/`
+	b.Run("path-96-readings-36B", func(b *testing.B) { run(b, readings, nil) })
+	b.Run("path-96-readings-660B", func(b *testing.B) { run(b, readings+strings.Repeat("segment/", 78), nil) })
 	b.Run("cached", func(b *testing.B) { run(b, "/orders", func() string { return cached }) })
 	b.Run("uncached-RS256", func(b *testing.B) { run(b, "/orders", fresh(rs)) })
 	b.Run("uncached-ES256", func(b *testing.B) { run(b, "/orders", fresh(es)) })

@@ -141,6 +141,9 @@ func checkBootstrap(bs *bootstrapv3.Bootstrap) []error {
 	}
 	var plugins []wasmPlugin
 	for where, hcm := range hcms {
+		for _, err := range checkOneReading(hcm) {
+			errs = append(errs, fmt.Errorf("%s: %w", where, err))
+		}
 		filters := hcm.GetHttpFilters()
 		for i, hf := range filters {
 			w := &wasmfilterv3.Wasm{}
@@ -171,6 +174,30 @@ func checkBootstrap(bs *bootstrapv3.Bootstrap) []error {
 		for _, err := range checkPlugin(p.plugin, clusters) {
 			errs = append(errs, fmt.Errorf("%s: %w", p.where, err))
 		}
+	}
+	return errs
+}
+
+// checkOneReading requires the connection manager settings docs/paths.md
+// recommends, so Envoy hands scopegate and the upstream one path and one
+// spelling of every header name.
+func checkOneReading(hcm *hcmv3.HttpConnectionManager) []error {
+	var errs []error
+	if !hcm.GetNormalizePath().GetValue() {
+		errs = append(errs, errors.New("normalize_path must be true"))
+	}
+	if !hcm.GetMergeSlashes() {
+		errs = append(errs, errors.New("merge_slashes must be true"))
+	}
+	switch hcm.GetPathWithEscapedSlashesAction() {
+	case hcmv3.HttpConnectionManager_UNESCAPE_AND_REDIRECT, hcmv3.HttpConnectionManager_REJECT_REQUEST:
+	default:
+		errs = append(errs, fmt.Errorf("path_with_escaped_slashes_action is %s, want UNESCAPE_AND_REDIRECT or REJECT_REQUEST", hcm.GetPathWithEscapedSlashesAction()))
+	}
+	switch a := hcm.GetCommonHttpProtocolOptions().GetHeadersWithUnderscoresAction(); a {
+	case corev3.HttpProtocolOptions_REJECT_REQUEST, corev3.HttpProtocolOptions_DROP_HEADER:
+	default:
+		errs = append(errs, fmt.Errorf("common_http_protocol_options.headers_with_underscores_action is %s, want REJECT_REQUEST: servers fold x_jwt_sub into x-jwt-sub", a))
 	}
 	return errs
 }
@@ -357,6 +384,14 @@ func TestBrokenEnvoyYAMLIsRejected(t *testing.T) {
 	checkMutations(t, "envoy.yaml", validateEnvoyYAML, []mutation{
 		{"the unchanged file is accepted", "", "", ""},
 		{"failure_policy FAIL_CLOSED instead of fail_open is accepted", "fail_open: false", "failure_policy: FAIL_CLOSED", ""},
+		{"rejecting escaped slashes instead of redirecting is accepted", "path_with_escaped_slashes_action: UNESCAPE_AND_REDIRECT", "path_with_escaped_slashes_action: REJECT_REQUEST", ""},
+
+		{"allowing header names with underscores is rejected",
+			"          common_http_protocol_options:\n            headers_with_underscores_action: REJECT_REQUEST\n", "", "headers_with_underscores_action"},
+		{"headers_with_underscores_action ALLOW is rejected", "headers_with_underscores_action: REJECT_REQUEST", "headers_with_underscores_action: ALLOW", "headers_with_underscores_action"},
+		{"a path that is not normalised is rejected", "normalize_path: true", "normalize_path: false", "normalize_path"},
+		{"unmerged slashes are rejected", "merge_slashes: true", "merge_slashes: false", "merge_slashes"},
+		{"escaped slashes kept as they are is rejected", "path_with_escaped_slashes_action: UNESCAPE_AND_REDIRECT", "path_with_escaped_slashes_action: KEEP_UNCHANGED", "path_with_escaped_slashes_action"},
 
 		{"a misspelled top-level field is rejected", "static_resources:", "static_resource:", "unknown field"},
 		{"a misspelled field inside the Wasm VM config is rejected", "runtime: envoy.wasm.runtime.v8", "runtim: envoy.wasm.runtime.v8", "unknown field"},
@@ -438,5 +473,46 @@ func checkMutations(t *testing.T, file string, validate func([]byte) error, case
 				t.Fatalf("error %q does not mention %q", err, tc.wantErr)
 			}
 		})
+	}
+}
+
+// TestThePathsDocSnippetsAreValid keeps docs/paths.md honest: its YAML is
+// the connection manager settings checkOneReading requires, decoded into
+// Envoy's type, and its JSON is a rule scopegate's parser accepts.
+func TestThePathsDocSnippetsAreValid(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "docs", "paths.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var yamls, jsons int
+	for i, block := range strings.Split(string(data), "```")[1:] {
+		if i%2 != 0 {
+			continue // the text between two blocks
+		}
+		lang, text, _ := strings.Cut(block, "\n")
+		switch lang {
+		case "yaml":
+			yamls++
+			js, err := yaml.YAMLToJSON([]byte(text))
+			if err != nil {
+				t.Fatal(err)
+			}
+			hcm := &hcmv3.HttpConnectionManager{}
+			if err := protojson.Unmarshal(js, hcm); err != nil {
+				t.Fatalf("docs/paths.md YAML is not connection manager settings: %v", err)
+			}
+			if errs := checkOneReading(hcm); len(errs) != 0 {
+				t.Errorf("docs/paths.md YAML: %v", errors.Join(errs...))
+			}
+		case "json":
+			jsons++
+			cfg := `{"rules":[` + text + `],"default":{"allow":true}}`
+			if _, err := filter.ParseConfig([]byte(cfg)); err != nil {
+				t.Errorf("docs/paths.md JSON rule: %v", err)
+			}
+		}
+	}
+	if yamls != 1 || jsons != 1 {
+		t.Fatalf("found %d YAML and %d JSON blocks in docs/paths.md, want the Envoy settings and the OPTIONS * rule", yamls, jsons)
 	}
 }

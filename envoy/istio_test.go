@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -14,10 +15,15 @@ import (
 	"strings"
 	"testing"
 
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/structpb"
 	extensionsv1alpha1 "istio.io/api/extensions/v1alpha1"
 	networkingv1 "istio.io/api/networking/v1"
+	networkingv1alpha3 "istio.io/api/networking/v1alpha3"
 	securityv1 "istio.io/api/security/v1"
 	typev1beta1 "istio.io/api/type/v1beta1"
 	"sigs.k8s.io/yaml"
@@ -33,6 +39,7 @@ var istioKinds = map[string]func() proto.Message{
 	"networking.istio.io/v1/Sidecar":             func() proto.Message { return &networkingv1.Sidecar{} },
 	"security.istio.io/v1/RequestAuthentication": func() proto.Message { return &securityv1.RequestAuthentication{} },
 	"security.istio.io/v1/AuthorizationPolicy":   func() proto.Message { return &securityv1.AuthorizationPolicy{} },
+	"networking.istio.io/v1alpha3/EnvoyFilter":   func() proto.Message { return &networkingv1alpha3.EnvoyFilter{} },
 }
 
 // istioObject is one Kubernetes object of a manifest, its spec decoded.
@@ -523,6 +530,122 @@ func TestTheGatewayExampleRunsOnTheGatewaysListeners(t *testing.T) {
 		{"SERVER on a gateway is rejected: the plugin would never run there", "mode: CLIENT", "mode: SERVER", "never run"},
 		{"a gateway plugin without a match is rejected", "  match:\n  - mode: CLIENT\n", "", "mode: CLIENT"},
 	})
+}
+
+// checkUnderscoreHeaders requires, for every WasmPlugin, an EnvoyFilter
+// on the same workloads that merges headers_with_underscores_action
+// REJECT_REQUEST (or DROP_HEADER) into their HTTP connection manager
+// (docs/paths.md): a WasmPlugin cannot set it, and without it an upstream
+// that folds "_" into "-" sees headers scopegate never vetted. The patch
+// value is decoded into Envoy's own types, so a misspelled field fails.
+func checkUnderscoreHeaders(objs []istioObject) []error {
+	var errs []error
+	for _, o := range objs {
+		wp, ok := o.Spec.(*extensionsv1alpha1.WasmPlugin)
+		if !ok {
+			continue
+		}
+		labels := wp.GetSelector().GetMatchLabels()
+		want := networkingv1alpha3.EnvoyFilter_SIDECAR_INBOUND
+		if labels["istio"] != "" {
+			want = networkingv1alpha3.EnvoyFilter_GATEWAY
+		}
+		var problems []string
+		found := false
+		for _, f := range objs {
+			ef, ok := f.Spec.(*networkingv1alpha3.EnvoyFilter)
+			if !ok || f.Namespace != o.Namespace || !maps.Equal(ef.GetWorkloadSelector().GetLabels(), labels) {
+				continue
+			}
+			for _, cp := range ef.GetConfigPatches() {
+				if cp.GetApplyTo() != networkingv1alpha3.EnvoyFilter_NETWORK_FILTER ||
+					cp.GetMatch().GetListener().GetFilterChain().GetFilter().GetName() != "envoy.filters.network.http_connection_manager" {
+					continue
+				}
+				if ctx := cp.GetMatch().GetContext(); ctx != want && ctx != networkingv1alpha3.EnvoyFilter_ANY {
+					problems = append(problems, fmt.Sprintf("EnvoyFilter %s patches context %s, want %s", f.Name, ctx, want))
+					continue
+				}
+				if cp.GetPatch().GetOperation() != networkingv1alpha3.EnvoyFilter_Patch_MERGE {
+					problems = append(problems, fmt.Sprintf("EnvoyFilter %s: operation %s, want MERGE", f.Name, cp.GetPatch().GetOperation()))
+					continue
+				}
+				action, err := underscoresAction(cp.GetPatch().GetValue())
+				switch {
+				case err != nil:
+					problems = append(problems, fmt.Sprintf("EnvoyFilter %s: %v", f.Name, err))
+				case action != corev3.HttpProtocolOptions_REJECT_REQUEST && action != corev3.HttpProtocolOptions_DROP_HEADER:
+					problems = append(problems, fmt.Sprintf("EnvoyFilter %s sets headers_with_underscores_action %s", f.Name, action))
+				default:
+					found = true
+				}
+			}
+		}
+		if !found {
+			errs = append(errs, fmt.Errorf("WasmPlugin %s: no EnvoyFilter on its workloads sets headers_with_underscores_action: REJECT_REQUEST %v", o.Name, problems))
+		}
+	}
+	return errs
+}
+
+// underscoresAction decodes an EnvoyFilter patch value as Envoy's listener
+// filter (strictly) and returns its connection manager's action.
+func underscoresAction(value *structpb.Struct) (corev3.HttpProtocolOptions_HeadersWithUnderscoresAction, error) {
+	js, err := protojson.Marshal(value)
+	if err != nil {
+		return 0, err
+	}
+	var f listenerv3.Filter
+	if err := protojson.Unmarshal(js, &f); err != nil {
+		return 0, fmt.Errorf("patch value: %w", err)
+	}
+	hcm := &hcmv3.HttpConnectionManager{}
+	if err := f.GetTypedConfig().UnmarshalTo(hcm); err != nil {
+		return 0, fmt.Errorf("patch value typed_config: %w", err)
+	}
+	return hcm.GetCommonHttpProtocolOptions().GetHeadersWithUnderscoresAction(), nil
+}
+
+func TestEveryIstioPluginComesWithHeaderNamesWithUnderscoresRefused(t *testing.T) {
+	plugins := 0
+	for _, path := range istioYAMLs(t) {
+		objs := istioManifestFile(t, path)
+		if !hasKind(objs, "WasmPlugin") {
+			continue // the RequestAuthentication example runs no plugin
+		}
+		plugins++
+		t.Run(path+" refuses header names with underscores on the plugin's workloads", func(t *testing.T) {
+			if err := errors.Join(checkUnderscoreHeaders(objs)...); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	if plugins < 2 {
+		t.Fatalf("found %d manifests with a WasmPlugin, want the sidecar and the gateway examples", plugins)
+	}
+	orig, err := os.ReadFile(filepath.Join("istio", "wasmplugin.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, old, new string }{
+		{"without the setting", "          common_http_protocol_options:\n            headers_with_underscores_action: REJECT_REQUEST\n", ""},
+		{"with ALLOW", "headers_with_underscores_action: REJECT_REQUEST", "headers_with_underscores_action: ALLOW"},
+		{"with a misspelled setting", "headers_with_underscores_action: REJECT_REQUEST", "header_with_underscores_action: REJECT_REQUEST"},
+		{"on other workloads", "    labels:\n      app: orders\n  configPatches:", "    labels:\n      app: billing\n  configPatches:"},
+		{"on outbound traffic", "context: SIDECAR_INBOUND", "context: SIDECAR_OUTBOUND"},
+		{"replacing instead of merging", "operation: MERGE", "operation: REPLACE"},
+	} {
+		t.Run("the sidecar example "+tc.name+" is rejected", func(t *testing.T) {
+			data := string(orig)
+			if !strings.Contains(data, tc.old) {
+				t.Fatalf("wasmplugin.yaml no longer contains %q; update the test", tc.old)
+			}
+			objs, err := loadIstioManifest([]byte(strings.Replace(data, tc.old, tc.new, 1)))
+			if err == nil && len(checkUnderscoreHeaders(objs)) == 0 {
+				t.Fatal("accepted")
+			}
+		})
+	}
 }
 
 func TestIstioClusterNames(t *testing.T) {

@@ -303,17 +303,18 @@ func (p *configParser) config(root gjson.Result) *Config {
 
 // checkHeaderClashes rejects a claim_to_headers or forward_payload_header
 // name that is also where tokens are read from (any provider's from_headers,
-// or cookie when cookies carry tokens): those names are stripped from every
-// request, so such a configuration would silently eat the tokens.
+// or cookie when cookies carry tokens), in any spelling folded alike ("_"
+// for "-"): those names are stripped from every request, so such a
+// configuration would silently eat the tokens.
 func (p *configParser) checkHeaderClashes(cfg *Config) {
 	source := func(name string) bool {
 		for _, prov := range cfg.Providers {
 			for _, h := range prov.FromHeaders {
-				if h.Name == name {
+				if sameFoldedName(h.Name, name) {
 					return true
 				}
 			}
-			if name == "cookie" && len(prov.FromCookies) > 0 {
+			if sameFoldedName(name, "cookie") && len(prov.FromCookies) > 0 {
 				return true
 			}
 		}
@@ -652,26 +653,38 @@ func (p *configParser) match(path string, r gjson.Result) Match {
 		p.fail(path, "is required")
 		return Match{}
 	}
-	if !p.object(path, r, "prefix", "path", "methods") {
+	if !p.object(path, r, "prefix", "path", "path_separated_prefix", "methods") {
 		return Match{}
 	}
-	prefix, exact := member(r, "prefix"), member(r, "path")
-	if prefix.Exists() == exact.Exists() {
-		p.fail(path, "exactly one of prefix, path is required")
-		return Match{}
-	}
-	m := Match{
-		Prefix: p.str(join(path, "prefix"), prefix, "", true),
-		Path:   p.str(join(path, "path"), exact, "", true),
-	}
-	if !p.failed() && !strings.HasPrefix(m.Prefix+m.Path, "/") {
-		field := "path"
-		if prefix.Exists() {
-			field = "prefix"
+	n, field := 0, ""
+	for _, f := range []string{"prefix", "path", "path_separated_prefix"} {
+		if member(r, f).Exists() {
+			n, field = n+1, f
 		}
-		p.fail(join(path, field), "must start with \"/\"")
+	}
+	if n != 1 {
+		p.fail(path, "exactly one of prefix, path, path_separated_prefix is required")
+		return Match{}
+	}
+	value := p.str(join(path, field), member(r, field), "", true)
+	if p.failed() {
+		return Match{}
+	}
+	var m Match
+	switch field {
+	case "prefix":
+		m.Prefix = value
+	case "path":
+		m.Path = value
+	default:
+		m.SeparatedPrefix = value
+	}
+	if problem := matchValueProblem(field, value); problem != "" {
+		p.fail(join(path, field), problem)
+		return m
 	}
 	methods, _ := p.strings(join(path, "methods"), member(r, "methods"))
+	get, head := false, false
 	for i, meth := range methods {
 		for j := 0; j < len(meth); j++ {
 			if !isTokenChar(meth[j]) {
@@ -679,9 +692,60 @@ func (p *configParser) match(path string, r gjson.Result) Match {
 				return m
 			}
 		}
-		m.Methods = append(m.Methods, strings.ToUpper(meth))
+		upper := strings.ToUpper(meth)
+		if m.Path == "*" && upper != "OPTIONS" {
+			p.fail(index(join(path, "methods"), i), `the asterisk-form path "*" is only used with OPTIONS`)
+			return m
+		}
+		get, head = get || upper == "GET", head || upper == "HEAD"
+		m.Methods = append(m.Methods, upper)
+	}
+	if get && !head {
+		// Servers answer HEAD with the GET handler (RFC 9110 §9.3.2).
+		m.Methods = append(m.Methods, "HEAD")
 	}
 	return m
+}
+
+// matchValueProblem says why a match value could never be compared with a
+// request path as written, or "" when it can. Rules are compared with the
+// readings of a path (path.go), which never hold a query, a fragment, an
+// empty segment or a "." or ".." segment; ";", "\" and escapes are read
+// differently by different servers, so a rule naming them could only match
+// some readings. "*" (OPTIONS *) is the one value that is not a path.
+func matchValueProblem(field, v string) string {
+	if field == "path" && v == "*" {
+		return ""
+	}
+	if v[0] != '/' {
+		return `must start with "/"`
+	}
+	if field == "path_separated_prefix" && v[len(v)-1] == '/' {
+		return `must not end with "/" (as in Envoy; "/api" already matches "/api/" and "/api/..."; use prefix "/" to match everything)`
+	}
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; {
+		case c == '?' || c == '#':
+			return "must not contain " + strconv.Quote(string(c)) + ": the query and fragment are never part of the matched path"
+		case c == ';' || c == '\\' || c == '%':
+			return "must not contain " + strconv.Quote(string(c)) + ": servers read it differently, so the rule could not be judged one way (write the decoded path)"
+		case c <= ' ' || c == 0x7f:
+			return "must not contain spaces or control characters"
+		}
+	}
+	for rest := v[1:]; ; {
+		seg, tail, more := strings.Cut(rest, "/")
+		switch {
+		case seg == "" && more:
+			return `must not contain an empty segment ("//")`
+		case seg == "." || seg == "..":
+			return `must not contain "." or ".." segments`
+		}
+		if !more {
+			return ""
+		}
+		rest = tail
+	}
 }
 
 // requirement parses one node of the requirement tree.

@@ -22,6 +22,9 @@ func remoteProvider(name, extra string) string {
 
 func TestParseConfigRejectsBadConfigurationsNamingTheField(t *testing.T) {
 	local := `{"name":"a","local_jwks":` + jwksJSON() + `}`
+	rule := func(match string) string {
+		return `{"providers":[` + local + `],"rules":[{"match":` + match + `,"requires":{}}]}`
+	}
 	cases := []struct {
 		name, cfg, want string
 	}{
@@ -71,9 +74,25 @@ func TestParseConfigRejectsBadConfigurationsNamingTheField(t *testing.T) {
 		{"a rule naming an unknown provider is rejected", `{"providers":[` + local + `],"rules":[{"match":{"prefix":"/"},"requires":{"provider":"x"}}]}`, `rules[0].requires.provider: unknown provider "x"`},
 		{"a rule needs a match", `{"providers":[` + local + `],"rules":[{"requires":{}}]}`, "rules[0].match: is required"},
 		{"a rule needs requires", `{"providers":[` + local + `],"rules":[{"match":{"prefix":"/"}}]}`, "rules[0].requires: is required"},
-		{"a match with prefix and path is rejected", `{"providers":[` + local + `],"rules":[{"match":{"prefix":"/","path":"/a"},"requires":{}}]}`, "rules[0].match: exactly one of prefix, path is required"},
+		{"a match with prefix and path is rejected", `{"providers":[` + local + `],"rules":[{"match":{"prefix":"/","path":"/a"},"requires":{}}]}`, "rules[0].match: exactly one of prefix, path, path_separated_prefix is required"},
 		{"a prefix must start with a slash", `{"providers":[` + local + `],"rules":[{"match":{"prefix":"api"},"requires":{}}]}`, `rules[0].match.prefix: must start with "/"`},
 		{"an invalid method is rejected", `{"providers":[` + local + `],"rules":[{"match":{"prefix":"/","methods":["GET POST"]},"requires":{}}]}`, "rules[0].match.methods[0]: invalid method"},
+		{"a path_separated_prefix must start with a slash", rule(`{"path_separated_prefix":"api"}`), `rules[0].match.path_separated_prefix: must start with "/"`},
+		{"a path_separated_prefix must not end with a slash (as in Envoy)", rule(`{"path_separated_prefix":"/api/"}`), `rules[0].match.path_separated_prefix: must not end with "/"`},
+		{"a path_separated_prefix of / is rejected", rule(`{"path_separated_prefix":"/"}`), `rules[0].match.path_separated_prefix: must not end with "/"`},
+		{"an empty path_separated_prefix is rejected", rule(`{"path_separated_prefix":""}`), `rules[0].match.path_separated_prefix: must be a non-empty string`},
+		{"a path_separated_prefix with prefix is rejected", rule(`{"path_separated_prefix":"/a","prefix":"/a"}`), "rules[0].match: exactly one of prefix, path, path_separated_prefix is required"},
+		{"a query in a prefix is rejected", rule(`{"prefix":"/a?x=1"}`), `rules[0].match.prefix: must not contain "?"`},
+		{"a fragment in a path is rejected", rule(`{"path":"/a#b"}`), `rules[0].match.path: must not contain "#"`},
+		{"a path parameter in a prefix is rejected", rule(`{"prefix":"/a;v=1"}`), `rules[0].match.prefix: must not contain ";"`},
+		{"a percent-escape in a path is rejected", rule(`{"path":"/%61dmin"}`), `rules[0].match.path: must not contain "%"`},
+		{"a backslash in a path_separated_prefix is rejected", rule(`{"path_separated_prefix":"/a\\b"}`), `rules[0].match.path_separated_prefix: must not contain "\\"`},
+		{"a space in a prefix is rejected", rule(`{"prefix":"/a b"}`), "rules[0].match.prefix: must not contain spaces or control characters"},
+		{"an empty segment in a prefix is rejected", rule(`{"prefix":"/a//b"}`), `rules[0].match.prefix: must not contain an empty segment`},
+		{"a dot segment in a path is rejected", rule(`{"path":"/a/../b"}`), `rules[0].match.path: must not contain "." or ".." segments`},
+		{"a trailing dot segment in a prefix is rejected", rule(`{"prefix":"/a/."}`), `rules[0].match.prefix: must not contain "." or ".." segments`},
+		{"* as a prefix is rejected", rule(`{"prefix":"*"}`), `rules[0].match.prefix: must start with "/"`},
+		{"* with another method than OPTIONS is rejected", rule(`{"path":"*","methods":["OPTIONS","GET"]}`), `rules[0].match.methods[1]: the asterisk-form path "*" is only used with OPTIONS`},
 		{"an empty scope is rejected", `{"providers":[` + local + `],"rules":[{"match":{"prefix":"/"},"requires":{"scopes":["a"]}},{"match":{"prefix":"/"},"requires":{}},{"match":{"prefix":"/"},"requires":{"any":[{"scopes":["x"]},{"scopes":[""]}]}}]}`, "rules[2].requires.any[1].scopes[0]: must be a non-empty string"},
 		{"an empty any list is rejected", `{"providers":[` + local + `],"default":{"any":[]}}`, "default.any: must not be empty"},
 		{"a claim requirement needs values", `{"providers":[` + local + `],"default":{"claims":[{"path":"roles","values":[]}]}}`, "default.claims[0].values: must list at least one value"},
@@ -103,6 +122,9 @@ func TestParseConfigRejectsBadConfigurationsNamingTheField(t *testing.T) {
 // The valid twins of the rejections above: close variants that must pass.
 func TestParseConfigAcceptsTheValidTwins(t *testing.T) {
 	local := `{"name":"a","local_jwks":` + jwksJSON() + `}`
+	rule := func(match string) string {
+		return `{"providers":[` + local + `],"rules":[{"match":` + match + `,"requires":{}}]}`
+	}
 	hs := testjwt.CachedKey("HS256", "h")
 	cases := []struct{ name, cfg string }{
 		{"a discovery provider with its own jwks_cluster", `{"providers":[{"name":"a","issuer":"https://x","discovery":{"cluster":"c","uri":"http://x:8080/.well-known/openid-configuration","jwks_cluster":"d"}}]}`},
@@ -114,6 +136,11 @@ func TestParseConfigAcceptsTheValidTwins(t *testing.T) {
 		{"an empty forward_payload_header is off", `{"providers":[{"name":"a","forward_payload_header":"","local_jwks":` + jwksJSON() + `}]}`},
 		{"a claim path with an escaped dot", `{"providers":[` + local + `],"default":{"claims":[{"path":"https://example\\.com/roles","values":["admin"]}]}}`},
 		{"an empty issuer accepts any iss", `{"providers":[{"name":"a","issuer":"","local_jwks":` + jwksJSON() + `}]}`},
+		{"a path_separated_prefix", rule(`{"path_separated_prefix":"/api/v1"}`)},
+		{"a prefix with a trailing slash and dots inside names", rule(`{"prefix":"/static/.well-known/a..b/"}`)},
+		{"the asterisk-form for OPTIONS", rule(`{"path":"*","methods":["options"]}`)},
+		{"the asterisk-form without methods", rule(`{"path":"*"}`)},
+		{"a non-ASCII path", rule(`{"path":"/café"}`)},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -206,7 +233,7 @@ func TestParseConfigReadsEveryField(t *testing.T) {
 		t.Errorf("forwarding = %+v", p)
 	}
 	r := cfg.Rules[0]
-	if r.Match.Path != "/admin" || strings.Join(r.Match.Methods, ",") != "GET,POST" || !r.Requirement.allowsMissed || r.Requirement.alwaysAllows {
+	if r.Match.Path != "/admin" || strings.Join(r.Match.Methods, ",") != "GET,POST,HEAD" || !r.Requirement.allowsMissed || r.Requirement.alwaysAllows {
 		t.Errorf("rule = %+v %+v", r.Match, r.Requirement)
 	}
 	if !cfg.Default.alwaysAllows || cfg.BypassCORSPreflight || cfg.Realm != "api" || cfg.MaxTokenBytes != 4096 {

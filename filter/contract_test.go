@@ -459,6 +459,52 @@ func TestContractDefaults(t *testing.T) {
 		wantStatus(t, h.do("OPTIONS", "/oidc/x", acrm), 401)
 		wantStatus(t, h.do("GET", "/oidc/x", origin, acrm), 401)
 	})
+	with(t, "bypass_cors_preflight lets only a preflight without a body through", localConfig("", contractRules), func(t *testing.T, h *coreHarness) {
+		wantStatus(t, h.doBody("OPTIONS", "/oidc/x", false, origin, acrm), 401)
+		wantStatus(t, h.do("OPTIONS", "/oidc/x", origin, acrm, [2]string{"content-length", "12"}), 401)
+		wantStatus(t, h.do("OPTIONS", "/oidc/x", origin, acrm, [2]string{"transfer-encoding", "chunked"}), 401)
+		wantStatus(t, h.do("OPTIONS", "/oidc/x", origin, acrm, [2]string{"content-length", "0"}), 200)
+		wantStatus(t, h.doBody("OPTIONS", "/oidc/x", true, origin, acrm), 200)
+	})
+	with(t, "claim headers are stripped in every spelling a server folds into the same name", localConfig(`"claim_to_headers":[{"claim":"sub","header":"x-jwt-sub"}],"forward_payload_header":"x-jwt-payload"`, contractRules), func(t *testing.T, h *coreHarness) {
+		spoofs := [][2]string{{"x_jwt_sub", "mallory"}, {"X_JWT_SUB", "mallory"}, {"x-jwt_sub", "mallory"}, {"X-Jwt-Sub", "mallory"}, {"x_jwt_payload", "spoofed"}}
+		folded := func(r *response) []string {
+			var out []string
+			for _, hd := range r.upstream {
+				if n := strings.ReplaceAll(strings.ToLower(hd[0]), "_", "-"); n == "x-jwt-sub" || n == "x-jwt-payload" {
+					out = append(out, hd[0]+": "+hd[1])
+				}
+			}
+			return out
+		}
+		for _, path := range []string{"/health", "/open"} {
+			r := h.do("GET", path, spoofs...)
+			wantStatus(t, r, 200)
+			if got := folded(r); len(got) != 0 {
+				t.Errorf("%s without a token: %q reached the upstream", path, got)
+			}
+		}
+		tok := h.token(rsKey(), "alice")
+		r := h.do("GET", "/x", append([][2]string{{"authorization", "Bearer " + tok}}, spoofs...)...)
+		wantStatus(t, r, 200)
+		want := []string{"x-jwt-payload: " + strings.Split(tok, ".")[1], "x-jwt-sub: alice"}
+		if got := folded(r); strings.Join(got, "|") != strings.Join(want, "|") && strings.Join(got, "|") != strings.Join([]string{want[1], want[0]}, "|") {
+			t.Errorf("with a token the upstream saw %q, want only %q", got, want)
+		}
+		if v, _ := h.do("GET", "/health", [2]string{"x-jwt-subx", "kept"}).upstreamHeader("x-jwt-subx"); v != "kept" {
+			t.Errorf("an unrelated header x-jwt-subx = %q, want it kept", v)
+		}
+	})
+	with(t, "a token header spelled with underscores is stripped, the real one is read", localConfig(`"from_headers":[{"name":"x-api-token"}]`, contractRules), func(t *testing.T, h *coreHarness) {
+		tok := h.token(rsKey(), "alice")
+		r := h.do("GET", "/health", [2]string{"x_api_token", "forged"})
+		wantStatus(t, r, 200)
+		if v, ok := r.upstreamHeader("x_api_token"); ok {
+			t.Errorf("x_api_token %q reached the upstream", v)
+		}
+		wantStatus(t, h.do("GET", "/x", [2]string{"x_api_token", tok}), 401)
+		wantStatus(t, h.do("GET", "/x", [2]string{"x-api-token", tok}), 200)
+	})
 	with(t, "bypass_cors_preflight false authorizes preflights", localConfig("", contractRules+`,"bypass_cors_preflight":false`), func(t *testing.T, h *coreHarness) {
 		wantStatus(t, h.do("OPTIONS", "/oidc/x", origin, acrm), 401)
 	})
@@ -612,6 +658,7 @@ func TestContractRequirementTree(t *testing.T) {
 	  {"match":{"prefix":"/num"},"requires":{"claims":[{"path":"level","values":["3"]}]}},
 	  {"match":{"prefix":"/bool"},"requires":{"claims":[{"path":"email_verified","values":["true"]}]}},
 	  {"match":{"prefix":"/spaced"},"requires":{"claims":[{"path":"groups","values":["ops"]}]}},
+	  {"match":{"prefix":"/scoped"},"requires":{"claims":[{"path":"scope","values":["ops"]}]}},
 	  {"match":{"prefix":"/dotted"},"requires":{"claims":[{"path":"https://example\\.com/roles","values":["admin"]}]}},
 	  {"match":{"prefix":"/optional"},"requires":{"allow_missing":true,"scopes":["a"]}}
 	]}`
@@ -637,7 +684,10 @@ func TestContractRequirementTree(t *testing.T) {
 			{"a different number is 403", "/num", idp(map[string]any{"level": 4}), 403},
 			{"a bool claim matches true", "/bool", idp(map[string]any{"email_verified": true}), 200},
 			{"false is 403", "/bool", idp(map[string]any{"email_verified": false}), 403},
-			{"a space-delimited string claim matches one item", "/spaced", idp(map[string]any{"groups": "dev ops"}), 200},
+			{"a string claim equal to a value matches", "/spaced", idp(map[string]any{"groups": "ops"}), 200},
+			{"a string claim is compared whole, never split on spaces: 403", "/spaced", idp(map[string]any{"groups": "dev ops"}), 403},
+			{"a scope claim is a space-delimited list, so one item matches", "/scoped", idp(map[string]any{"scope": "dev ops"}), 200},
+			{"a scope claim without the item is 403", "/scoped", idp(map[string]any{"scope": "dev opsx"}), 403},
 			{"an array claim matches one element", "/spaced", idp(map[string]any{"groups": []string{"dev", "ops"}}), 200},
 			{"a claim without the value is 403", "/spaced", idp(map[string]any{"groups": "devops"}), 403},
 			{"an escaped dot names a claim with a dot", "/dotted", idp(map[string]any{"https://example.com/roles": []string{"admin"}}), 200},

@@ -105,11 +105,18 @@ func (r *response) body(t *testing.T) map[string]string {
 	return m
 }
 
-// do sends one request with the given method, path and extra headers.
+// do sends one request without a body with the given method, path and
+// extra headers.
 func (h *coreHarness) do(method, path string, headers ...[2]string) *response {
+	return h.doBody(method, path, true, headers...)
+}
+
+// doBody is do with on_request_headers' end_of_stream given: false means a
+// body follows the headers.
+func (h *coreHarness) doBody(method, path string, endOfStream bool, headers ...[2]string) *response {
 	id := h.host.InitializeHttpContext()
 	all := append([][2]string{{":method", method}, {":path", path}, {":authority", "api.example.com"}}, headers...)
-	action := h.host.CallOnRequestHeaders(id, all, true)
+	action := h.host.CallOnRequestHeaders(id, all, endOfStream)
 	return h.result(id, action)
 }
 
@@ -123,11 +130,15 @@ func (h *coreHarness) result(id uint32, action types.Action) *response {
 }
 
 // get sends GET path with "authorization: Bearer <token>" when token != "".
-func (h *coreHarness) get(path, token string) *response {
+func (h *coreHarness) get(path, token string) *response { return h.call("GET", path, token) }
+
+// call sends method and path with "authorization: Bearer <token>" when
+// token != "".
+func (h *coreHarness) call(method, path, token string) *response {
 	if token == "" {
-		return h.do("GET", path)
+		return h.do(method, path)
 	}
-	return h.do("GET", path, [2]string{"authorization", "Bearer " + token})
+	return h.do(method, path, [2]string{"authorization", "Bearer " + token})
 }
 
 func (h *coreHarness) counter(name string) uint64 {

@@ -20,6 +20,7 @@ type httpContext struct {
 	plugin *pluginContext
 
 	held     bool        // the headers were not let through (parked or answered)
+	bodyless bool        // on_request_headers came with end_of_stream: no body follows
 	parked   bool        // waiting in the key store for keys
 	stripped bool        // spoofable headers already removed
 	looked   bool        // the cache lookup was counted (a resumed stream looks again)
@@ -27,8 +28,9 @@ type httpContext struct {
 }
 
 // OnHttpRequestHeaders authorizes the request (DESIGN §3, §4).
-func (h *httpContext) OnHttpRequestHeaders(int, bool) types.Action {
+func (h *httpContext) OnHttpRequestHeaders(_ int, endOfStream bool) types.Action {
 	testPanicHook()
+	h.bodyless = endOfStream
 	action := h.authorize()
 	h.held = action != types.ActionContinue
 	return action
@@ -100,33 +102,45 @@ func (h *httpContext) authorize() (action types.Action) {
 		return types.ActionPause
 	}
 	if !h.stripped {
-		// Never let a client send what the filter vouches for. A header
-		// absent from the map just read needs no removal (a host call saved
-		// on every request); an empty map is not trusted to be complete.
-		for _, name := range cfg.stripHeaders {
-			if _, ok := findHeader(headers, name); ok || len(headers) == 0 {
+		// Never let a client send what the filter vouches for, in any
+		// spelling a server folds into the same name. A header absent from
+		// the map just read needs no removal (a host call saved on every
+		// request); an empty map is not trusted to be complete.
+		for _, hd := range headers {
+			if cfg.spoofable(hd[0]) {
+				_ = abi.RemoveHttpRequestHeader(hd[0])
+			}
+		}
+		if len(headers) == 0 {
+			for _, name := range cfg.stripHeaders {
 				_ = abi.RemoveHttpRequestHeader(name)
 			}
 		}
 		h.stripped = true
 	}
 	method, path = headerValue(headers, ":method"), headerValue(headers, ":path")
-	pathOnly := path
-	if q := strings.IndexByte(path, '?'); q >= 0 {
-		pathOnly = path[:q]
+	// Methods compare case-insensitively: upstreams upper-case "delete".
+	req, verdict := cfg.requirementFor(path, strings.ToUpper(method))
+	if verdict == pathNotOriginForm {
+		pc.send(&denial{kind: denyBadRequest, description: "the request target is not an origin-form path",
+			reason: "request target is not origin-form and no rule allows it"}, method, path)
+		return types.ActionPause
 	}
-	if cfg.BypassCORSPreflight && method == "OPTIONS" &&
+	if cfg.BypassCORSPreflight && method == "OPTIONS" && h.bodyless && !announcesBody(headers) &&
 		headerValue(headers, "origin") != "" && headerValue(headers, "access-control-request-method") != "" {
 		pc.m.allowed.Increment(1)
 		return types.ActionContinue
 	}
-	matchPath, ambiguous := cfg.rulePath(pathOnly, method)
-	if ambiguous {
+	switch verdict {
+	case pathAmbiguous:
 		pc.send(&denial{kind: denyBadRequest, description: "the request path is ambiguous",
-			reason: "encoded slashes in the path would select another rule"}, method, path)
+			reason: "readings of the path select different rules"}, method, path)
+		return types.ActionPause
+	case pathTooComplex:
+		pc.send(&denial{kind: denyBadRequest, description: "the request path is ambiguous",
+			reason: "the path has too many readings to judge"}, method, path)
 		return types.ActionPause
 	}
-	req := cfg.selectRequirement(matchPath, method)
 	if req.alwaysAllows {
 		pc.m.allowed.Increment(1)
 		return types.ActionContinue
@@ -348,6 +362,16 @@ func findHeader(headers [][2]string, name string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// announcesBody reports whether the headers say a body follows. A CORS
+// preflight has none; an OPTIONS with a body is judged like any request.
+func announcesBody(headers [][2]string) bool {
+	if _, ok := findHeader(headers, "transfer-encoding"); ok {
+		return true
+	}
+	cl, ok := findHeader(headers, "content-length")
+	return ok && cl != "0"
 }
 
 // headerValue is findHeader's value, "" when the header is absent.

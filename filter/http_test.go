@@ -186,13 +186,7 @@ func TestRulesSelectTheRequirement(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			var r *response
-			if tc.token == "" {
-				r = h.do(tc.method, tc.path)
-			} else {
-				r = h.do(tc.method, tc.path, [2]string{"authorization", "Bearer " + tc.token})
-			}
-			if r.status() != tc.want {
+			if r := h.call(tc.method, tc.path, tc.token); r.status() != tc.want {
 				t.Fatalf("status %d, want %d (%s)", r.status(), tc.want, r.header("www-authenticate"))
 			}
 		})

@@ -1,32 +1,188 @@
 package filter
 
-import "strings"
+import (
+	"math/bits"
+	"strings"
+	"unsafe"
+)
 
-// Rules match the path the upstream will act on, not the bytes the client
-// chose: "/health/../admin", "/health//..//admin" and "/%68ealth/%2e%2e/admin"
-// all reach /admin on an upstream that resolves dot segments, so matching the
-// raw text would let an allow rule on /health guard /admin. The matching path
-// is therefore normalised the way Envoy's normalize_path + merge_slashes do
-// (RFC 3986 §6.2.2: decode percent-encoded unreserved characters, remove dot
-// segments) plus merged slashes. The request itself is forwarded unchanged.
+// One reading (docs/paths.md). The filter judges a request by the rule its
+// path selects, but the proxy and the upstream act on their own reading of
+// the path: Envoy and nginx decode and resolve it one way, servlet
+// containers strip ";params" first, Go's ServeMux resolves dot segments
+// before it decodes, Node's URL parser treats "\" as "/" and "//host" as an
+// authority. So the filter does not guess one reading: it resolves the path
+// under every combination of the choices those readers make and answers 400
+// invalid_request when two readings select different rules. A rule can then
+// only ever be judged against the path the upstream serves.
+//
+// The choices are per spelling, not per occurrence: a reader decodes every
+// "%2F" of a path the same way, because decoding is a function of the bytes
+// and never of their position. The only position-dependent step a reader
+// takes is cutting ";params", which removes the rest of the raw segment
+// whatever escapes it holds, and stripParams models exactly that (params are
+// cut before anything is decoded, as servlet containers and Spring do).
+// Readings that decode the first "%2F" and keep the second are made by no
+// server, so they are not computed: a path with k encoded slashes has two
+// readings for them, not 2^k. With eight choices the work is bounded by
+// 192 resolutions of the path (2^8, less the "%3B" readings that read
+// alike), each linear in its length, into one reused buffer; only the
+// choices whose spelling occurs in the path are varied: a path with one ";"
+// has two readings, an ordinary path (no ";", "%", "\", "//" or "/.")
+// exactly one, the path itself, without allocating.
+// A path whose readings would resolve more than maxReadingWork bytes in all
+// (many choices on a long path: no client sends one) is refused with 400
+// rather than judged, so one request costs at most that much work.
+//
+// Escapes are decoded once, like every reader listed (a double-decoding
+// application, "%252F" read as "/", is outside what the filter can see).
 
-// rulePath returns the path rules are matched against and whether the path is
-// ambiguous. A path is ambiguous when its encoded slashes or backslashes
-// ("%2F", "%5C", "\") would select a different rule if the upstream decoded
-// them as separators; such a request is refused rather than guessed at.
-func (c *Config) rulePath(path, method string) (string, bool) {
+// reading is one combination of the choices readers make, one bit each.
+type reading uint8
+
+const (
+	// stripParams cuts ";params" off every raw segment before anything is
+	// decoded (servlet containers): "..;x" then climbs like "..".
+	stripParams reading = 1 << iota
+	// splitEncodedSlash reads "%2F" as a separator (nginx, permissive servlets).
+	splitEncodedSlash
+	// splitEncodedBackslash reads "%5C" as a separator.
+	splitEncodedBackslash
+	// splitBackslash reads "\" as a separator (WHATWG URL, Chromium's canonicaliser).
+	splitBackslash
+	// decodeEncodedSemicolon decodes "%3B" to ";" before params are cut.
+	decodeEncodedSemicolon
+	// decodeEncodedDot reads "%2E" as "." when dot segments are resolved
+	// (Envoy, nginx, WHATWG); without it "%2E%2E" is an ordinary segment (Go's ServeMux).
+	decodeEncodedDot
+	// decodeText decodes the other escapes in the text rules are compared
+	// with (Go, nginx, servlets); without it they stay encoded (Node, Express).
+	decodeText
+	// dropAuthority reads "//host/rest" as an authority and the path "/rest"
+	// (WHATWG URL parsing a request target against a base).
+	dropAuthority
+)
+
+// pathVerdict says whether a request path can be judged.
+type pathVerdict uint8
+
+const (
+	pathOK            pathVerdict = iota
+	pathAmbiguous                 // readings of the path select different rules
+	pathNotOriginForm             // "*" without a rule for it, absolute- or authority-form, empty, no leading "/", a fragment
+	pathTooComplex                // its readings would take more than maxReadingWork bytes to resolve
+)
+
+// maxReadingWork bounds the bytes resolved for one path over all its
+// readings: every choice (192 readings) up to a 340-byte path, two readings
+// (a ";") up to 32 KiB. BenchmarkPathReadings measures the worst case.
+const maxReadingWork = 1 << 16
+
+// requirementFor returns the requirement for a request target (:path, query
+// included) and an upper-case method, or the reason it cannot be judged.
+func (c *Config) requirementFor(target, method string) (*Requirement, pathVerdict) {
+	if strings.IndexByte(target, '#') >= 0 {
+		return nil, pathNotOriginForm // RFC 9112 §3.2: no fragment in a request target; Envoy rejects one too
+	}
+	path := target
+	if q := strings.IndexByte(path, '?'); q >= 0 {
+		path = path[:q]
+	}
+	if target == "*" {
+		return c.asteriskRequirement(method)
+	}
+	if path == "" || path[0] != '/' {
+		return nil, pathNotOriginForm
+	}
 	if !needsNormalising(path) {
-		return path, false // the common case: no allocation
+		req := c.selectRequirement(path, method)
+		if c.slashTwinDiffers(path, method, req) {
+			return nil, pathAmbiguous
+		}
+		return req, pathOK
 	}
-	keep := normalisePath(path, false)
-	split := normalisePath(path, true)
-	if keep == split {
-		return keep, false
+	choices := choicesIn(path)
+	if choices.readings()*(len(path)+1) > maxReadingWork {
+		return nil, pathTooComplex
 	}
-	return keep, c.selectRequirement(keep, method) != c.selectRequirement(split, method)
+	buf := make([]byte, 0, len(path)+1)
+	var first *Requirement
+	// Every subset of the relevant choices, the full set first.
+	for r := choices; ; r = (r - 1) & choices {
+		// "%3B" decoded matters only where params are cut: rules cannot
+		// name ";" or "%", so as text the two spellings select alike.
+		if r&decodeEncodedSemicolon == 0 || r&stripParams != 0 {
+			buf = r.resolve(path, buf[:0])
+			// buf is not touched again until the next resolve, so the
+			// string view of it needs no copy.
+			text := unsafe.String(unsafe.SliceData(buf), len(buf))
+			req := c.selectRequirement(text, method)
+			switch {
+			case first == nil:
+				first = req
+			case req != first:
+				return nil, pathAmbiguous
+			}
+			if c.slashTwinDiffers(text, method, req) {
+				return nil, pathAmbiguous
+			}
+		}
+		if r == 0 {
+			return first, pathOK
+		}
+	}
 }
 
-// needsNormalising reports whether path holds anything normalisation could change.
+// readings counts the readings requirementFor resolves for these choices.
+func (r reading) readings() int {
+	n := 1 << bits.OnesCount8(uint8(r))
+	if r&decodeEncodedSemicolon != 0 { // only together with stripParams
+		n -= n / 4
+	}
+	return n
+}
+
+// asteriskRequirement judges "OPTIONS *" (RFC 9112 §3.2.4): only a rule whose
+// match.path is "*" can take it; anything else is not origin-form.
+func (c *Config) asteriskRequirement(method string) (*Requirement, pathVerdict) {
+	if method != "OPTIONS" {
+		return nil, pathNotOriginForm
+	}
+	for _, r := range c.Rules {
+		if r.Match.Path == "*" && r.Match.fits("*", method) {
+			return r.Requirement, pathOK
+		}
+	}
+	return nil, pathNotOriginForm
+}
+
+// slashTwinDiffers reports whether the path with its trailing slash dropped
+// or added selects another rule than req. Express (non-strict routing), Rails
+// and Spring 5 serve "/admin/" with the "/admin" handler and the other way
+// round, so a rule that tells them apart would be judged on a path the
+// upstream does not serve. Only exact rules and prefixes ending in "/" can
+// tell them apart (Config.slashSensitive); path_separated_prefix never does.
+func (c *Config) slashTwinDiffers(path, method string, req *Requirement) bool {
+	if !c.slashSensitive || path == "/" {
+		return false
+	}
+	if path[len(path)-1] == '/' {
+		return c.selectRequirement(path[:len(path)-1], method) != req
+	}
+	// path+"/" can only select another rule where a rule names it exactly.
+	for _, r := range c.Rules {
+		v := r.Match.Prefix
+		if v == "" {
+			v = r.Match.Path
+		}
+		if len(v) == len(path)+1 && v[len(path)] == '/' && v[:len(path)] == path {
+			return c.selectRequirement(path+"/", method) != req
+		}
+	}
+	return false
+}
+
+// needsNormalising reports whether path holds anything a reading could change.
 func needsNormalising(path string) bool {
 	for i := 0; i < len(path); i++ {
 		switch path[i] {
@@ -41,81 +197,207 @@ func needsNormalising(path string) bool {
 	return false
 }
 
-// normalisePath decodes percent-encoded unreserved characters, merges
-// slashes and removes dot segments. With splitEncoded, "%2F", "%5C" and "\"
-// also count as separators (as some upstreams treat them).
-func normalisePath(path string, splitEncoded bool) string {
-	decoded := make([]byte, 0, len(path))
+// choicesIn returns the choices whose spelling occurs in path: the others
+// cannot change its reading.
+func choicesIn(path string) reading {
+	var r reading
 	for i := 0; i < len(path); i++ {
-		b := path[i]
-		if b == '%' && i+2 < len(path) {
-			if v, ok := unhex2(path[i+1], path[i+2]); ok {
-				switch {
-				case isUnreserved(v):
-					decoded = append(decoded, v)
-					i += 2
-					continue
-				case splitEncoded && (v == '/' || v == '\\'):
-					decoded = append(decoded, '/')
-					i += 2
-					continue
-				}
+		switch path[i] {
+		case ';':
+			r |= stripParams
+		case '\\':
+			r |= splitBackslash
+		case '%':
+			v, ok := escapeAt(path, i)
+			if !ok {
+				continue
+			}
+			switch v {
+			case '/':
+				r |= splitEncodedSlash
+			case '\\':
+				r |= splitEncodedBackslash
+			case ';':
+				r |= stripParams | decodeEncodedSemicolon
+			case '.':
+				r |= decodeEncodedDot | decodeText
+			default:
+				r |= decodeText
 			}
 		}
-		if splitEncoded && b == '\\' {
-			b = '/'
-		}
-		decoded = append(decoded, b)
 	}
-	// Split into segments (merging slashes) and resolve "." and "..".
-	var segs []string
-	start := 0
-	for i := 0; i <= len(decoded); i++ {
-		if i < len(decoded) && decoded[i] != '/' {
+	if len(path) > 1 && (path[1] == '/' || path[1] == '\\') {
+		r |= dropAuthority
+	}
+	return r
+}
+
+// escapeAt decodes the escape "%XY" at s[i], if it is one.
+func escapeAt(s string, i int) (byte, bool) {
+	if i+2 >= len(s) {
+		return 0, false
+	}
+	return unhex2(s[i+1], s[i+2])
+}
+
+// resolve appends to out the path as this reading resolves it: params cut
+// (stripParams), separators split, dot segments removed (RFC 3986 §5.2.4),
+// empty segments merged, escapes decoded or kept. The result starts with
+// "/" and ends with "/" when the path ended in a separator or a dot segment.
+func (r reading) resolve(path string, out []byte) []byte {
+	i := 0
+	if r&dropAuthority != 0 && len(path) > 1 && r.separator(path[1]) {
+		// "//host/rest": skip the separators, then the authority.
+		for i < len(path) && r.separator(path[i]) {
+			i++
+		}
+		for i < len(path) && !r.separator(path[i]) {
+			i++
+		}
+	}
+	dir := false // the last segment was empty or a dot segment
+	for i < len(path) {
+		i++ // the separator before this raw segment
+		end := strings.IndexByte(path[i:], '/')
+		if end < 0 {
+			end = len(path)
+		} else {
+			end += i
+		}
+		seg := path[i:end]
+		if r&stripParams != 0 {
+			seg = r.cutParams(seg)
+		}
+		out, dir = r.segment(seg, out)
+		i = end
+	}
+	if len(out) == 0 || dir {
+		out = append(out, '/')
+	}
+	return out
+}
+
+func (r reading) separator(c byte) bool {
+	return c == '/' || (c == '\\' && r&splitBackslash != 0)
+}
+
+// cutParams drops ";params" (and with decodeEncodedSemicolon "%3Bparams")
+// from a raw segment.
+func (r reading) cutParams(seg string) string {
+	for j := 0; j < len(seg); j++ {
+		if seg[j] == ';' {
+			return seg[:j]
+		}
+		if seg[j] == '%' && r&decodeEncodedSemicolon != 0 {
+			if v, ok := escapeAt(seg, j); ok && v == ';' {
+				return seg[:j]
+			}
+		}
+	}
+	return seg
+}
+
+// segment appends one raw segment, split further where this reading sees
+// separators inside it, resolving dot segments as it goes. dir reports
+// whether the last piece was empty or a dot segment.
+func (r reading) segment(seg string, out []byte) (_ []byte, dir bool) {
+	start := len(out) // where the current piece's "/" is
+	out = append(out, '/')
+	dots, other := 0, false // the piece so far: how many dots, anything else
+	for j := 0; j < len(seg); {
+		// Ordinary bytes are copied a run at a time.
+		k := j
+		for k < len(seg) && seg[k] != '%' && seg[k] != '\\' && seg[k] != '.' {
+			k++
+		}
+		if k > j {
+			out = append(out, seg[j:k]...)
+			other = true
+			j = k
 			continue
 		}
-		seg := string(decoded[start:i])
-		start = i + 1
-		// Servlet-style upstreams drop ";params" before resolving dot
-		// segments, so "..;x" climbs like "..".
-		name := seg
-		if semi := strings.IndexByte(seg, ';'); semi >= 0 {
-			name = seg[:semi]
+		c := seg[j]
+		if c == '.' {
+			dots++
+			out = append(out, '.')
+			j++
+			continue
 		}
-		switch name {
-		case "", ".":
-		case "..":
-			if len(segs) > 0 {
-				segs = segs[:len(segs)-1]
+		if c == '\\' {
+			if r&splitBackslash != 0 {
+				out, _ = endPiece(out, start, dots, other)
+				start, dots, other = len(out), 0, false
+				out = append(out, '/')
+			} else {
+				other = true
+				out = append(out, c)
 			}
+			j++
+			continue
+		}
+		v, ok := escapeAt(seg, j)
+		if !ok { // a "%" that starts no escape is text
+			other = true
+			out = append(out, c)
+			j++
+			continue
+		}
+		switch {
+		case v == '/' && r&splitEncodedSlash != 0, v == '\\' && r&splitEncodedBackslash != 0:
+			out, _ = endPiece(out, start, dots, other)
+			start, dots, other = len(out), 0, false
+			out = append(out, '/')
+		case v == '.':
+			if r&decodeEncodedDot != 0 {
+				dots++
+			} else {
+				other = true
+			}
+			if r&decodeText != 0 {
+				out = append(out, '.')
+			} else {
+				out = append(out, seg[j:j+3]...)
+			}
+		case v == ';' && r&decodeEncodedSemicolon != 0:
+			other = true
+			out = append(out, ';')
+		case v == '/', v == '\\', v == ';', r&decodeText == 0:
+			other = true
+			out = append(out, seg[j:j+3]...)
 		default:
-			segs = append(segs, seg)
+			other = true
+			out = append(out, v)
+		}
+		j += 3
+	}
+	return endPiece(out, start, dots, other)
+}
+
+// endPiece finishes the piece whose "/" is at out[start]: an empty piece or
+// "." is dropped, ".." drops the piece before it too. dir reports whether
+// the piece was one of those (the path then ends in a directory).
+func endPiece(out []byte, start, dots int, other bool) ([]byte, bool) {
+	switch {
+	case other || dots > 2:
+		return out, false
+	case dots == 2:
+		out = out[:start]
+		if k := lastSlash(out); k >= 0 {
+			out = out[:k]
+		}
+		return out, true
+	default: // empty or "."
+		return out[:start], true
+	}
+}
+
+func lastSlash(b []byte) int {
+	for k := len(b) - 1; k >= 0; k-- {
+		if b[k] == '/' {
+			return k
 		}
 	}
-	out := make([]byte, 0, len(decoded)+1)
-	for _, s := range segs {
-		out = append(out, '/')
-		out = append(out, s...)
-	}
-	// Keep a trailing slash (and the root) so "/api/" still differs from "/api".
-	if len(out) == 0 || (len(decoded) > 0 && decoded[len(decoded)-1] == '/') ||
-		hasTrailingDotSegment(decoded) {
-		out = append(out, '/')
-	}
-	return string(out)
-}
-
-// hasTrailingDotSegment reports whether p ends in "/." or "/..", which RFC
-// 3986's remove_dot_segments resolves to a directory (a trailing slash).
-func hasTrailingDotSegment(p []byte) bool {
-	n := len(p)
-	return (n >= 2 && p[n-1] == '.' && p[n-2] == '/') ||
-		(n >= 3 && p[n-1] == '.' && p[n-2] == '.' && p[n-3] == '/')
-}
-
-func isUnreserved(b byte) bool {
-	return b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' ||
-		b == '-' || b == '.' || b == '_' || b == '~'
+	return -1
 }
 
 func unhex2(a, b byte) (byte, bool) {

@@ -26,6 +26,9 @@ type Config struct {
 	paramSources  []string       // union of every provider's from_params
 	cookieSources []string       // union of every provider's from_cookies
 	stripHeaders  []string       // claim_to_headers and forward_payload_header names, always removed
+	// slashSensitive: some rule tells "/x" from "/x/" (an exact path, or a
+	// prefix ending in "/"), so path readings include the trailing-slash twin.
+	slashSensitive bool
 }
 
 // Provider is one trusted token issuer and where its keys come from.
@@ -98,11 +101,13 @@ type Rule struct {
 	Requirement *Requirement
 }
 
-// Match selects requests by exact path or by path prefix, and optionally by method.
+// Match selects requests by exact path or by path prefix, and optionally by
+// method. Exactly one of Prefix, Path and SeparatedPrefix is set.
 type Match struct {
-	Prefix  string
-	Path    string
-	Methods []string // upper-case; empty matches every method
+	Prefix          string   // plain string prefix, as Envoy's prefix: "/api" also matches "/apix"
+	Path            string   // the whole path; "*" is the asterisk-form of OPTIONS
+	SeparatedPrefix string   // path_separated_prefix: "/api" matches "/api" and "/api/...", never "/apix"
+	Methods         []string // upper-case, HEAD added where GET is named; empty matches every method
 }
 
 // Requirement is a node of the requirement tree (DESIGN §3). The zero value

@@ -1,6 +1,8 @@
 package filter
 
 import (
+	"strings"
+
 	"github.com/scopegate/scopegate/jwt"
 )
 
@@ -125,7 +127,7 @@ func (req *Requirement) satisfied(t *verifiedToken, u *unmet) bool {
 	}
 	for i := range req.Claims {
 		c := &req.Claims[i]
-		if !jwt.ClaimContains(t.payload, c.Path, c.Values) {
+		if !t.holds(c) {
 			if u == nil {
 				return false
 			}
@@ -163,6 +165,22 @@ func (req *Requirement) satisfied(t *verifiedToken, u *unmet) bool {
 	return ok
 }
 
+// holds reports whether the token satisfies one claims entry. Values
+// compare with whole strings (arrays element by element): "mallory admin"
+// is not "admin". Only a claim the provider reads scopes from is a
+// space-delimited list (RFC 8693 §4.2), so there each item counts.
+func (t *verifiedToken) holds(c *ClaimRequirement) bool {
+	if hasString(t.provider.ScopeClaims, c.Path) {
+		for _, item := range jwt.Scopes(t.payload, []string{c.Path}) {
+			if hasString(c.Values, item) {
+				return true
+			}
+		}
+		return false
+	}
+	return jwt.ClaimContains(t.payload, c.Path, c.Values)
+}
+
 func hasString(list []string, s string) bool {
 	for _, have := range list {
 		if have == s {
@@ -183,13 +201,23 @@ func (c *Config) selectRequirement(path, method string) *Requirement {
 	return c.Default
 }
 
+// fits reports whether the match takes path (one reading, query excluded)
+// and method (upper-case).
 func (m *Match) fits(path, method string) bool {
-	if m.Path != "" {
+	switch {
+	case m.Path != "":
 		if path != m.Path {
 			return false
 		}
-	} else if len(path) < len(m.Prefix) || path[:len(m.Prefix)] != m.Prefix {
-		return false
+	case m.SeparatedPrefix != "":
+		v := m.SeparatedPrefix
+		if !strings.HasPrefix(path, v) || (len(path) > len(v) && path[len(v)] != '/') {
+			return false
+		}
+	default:
+		if !strings.HasPrefix(path, m.Prefix) {
+			return false
+		}
 	}
 	if len(m.Methods) == 0 {
 		return true
@@ -225,13 +253,72 @@ func (c *Config) deriveSources() {
 				c.cookieSources = append(c.cookieSources, name)
 			}
 		}
-		if p.PayloadHeader != "" && !hasString(c.stripHeaders, p.PayloadHeader) {
+		if p.PayloadHeader != "" && !c.vouchedHeader(p.PayloadHeader) {
 			c.stripHeaders = append(c.stripHeaders, p.PayloadHeader)
 		}
 		for _, ch := range p.ClaimToHeaders {
-			if !hasString(c.stripHeaders, ch.Header) {
+			if !c.vouchedHeader(ch.Header) {
 				c.stripHeaders = append(c.stripHeaders, ch.Header)
 			}
 		}
 	}
+	for _, r := range c.Rules {
+		m := &r.Match
+		if (m.Path != "" && m.Path != "/" && m.Path != "*") || (len(m.Prefix) > 1 && m.Prefix[len(m.Prefix)-1] == '/') {
+			c.slashSensitive = true
+		}
+	}
+}
+
+// spoofable reports whether a request header must be removed before the
+// filter decides: it is, in a spelling some server folds into the same name
+// (case, "-" or "_": CGI, WSGI, PHP and Rack all read x_jwt_sub and
+// x-jwt-sub as HTTP_X_JWT_SUB), a header the filter vouches for, or a
+// token header spelled differently from the one the filter reads, which the
+// upstream would take for a token the filter never checked.
+func (c *Config) spoofable(name string) bool {
+	if c.vouchedHeader(name) {
+		return true
+	}
+	for _, h := range c.headerSources {
+		if sameFoldedName(name, h.Name) && !strings.EqualFold(name, h.Name) {
+			return true
+		}
+	}
+	return false
+}
+
+// vouchedHeader reports whether name folds to a claim_to_headers or
+// forward_payload_header name.
+func (c *Config) vouchedHeader(name string) bool {
+	for _, s := range c.stripHeaders {
+		if sameFoldedName(name, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// sameFoldedName compares header names the way servers that fold them do:
+// ASCII case ignored, "_" and "-" the same.
+func sameFoldedName(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		if foldHeaderByte(a[i]) != foldHeaderByte(b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func foldHeaderByte(c byte) byte {
+	switch {
+	case c >= 'A' && c <= 'Z':
+		return c + 'a' - 'A'
+	case c == '_':
+		return '-'
+	}
+	return c
 }

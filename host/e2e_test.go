@@ -6,8 +6,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/scopegate/scopegate/internal/rawhttp"
 )
 
 // TestHandlerEndToEnd sends real HTTP requests through the host's reverse
@@ -157,4 +160,132 @@ func TestCalloutAnswerForAGoneStream(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	t.Fatalf("set_effective_context to the deleted stream did not answer BAD_ARGUMENT; logs %+v", h.Logs())
+}
+
+// rawRequest sends one request with its target exactly as given; headers
+// alternate name, value.
+func rawRequest(t *testing.T, addr, method, target string, headers ...string) (int, string) {
+	t.Helper()
+	var hs [][2]string
+	for i := 0; i+1 < len(headers); i += 2 {
+		hs = append(hs, [2]string{headers[i], headers[i+1]})
+	}
+	status, body, err := rawhttp.Do(addr, method, target, hs, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return status, body
+}
+
+// The proxy forwards origin-form only, byte for byte, and only ever to its
+// upstream: the request-target forms of issue 12 (an absolute-form target
+// whose text after "@" named a host) are refused before the filter runs.
+func TestHandlerForwardsOnlyOriginFormAndOnlyToItsUpstream(t *testing.T) {
+	record := func(hits *atomic.Int32, seen *atomic.Value) *httptest.Server {
+		return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			hits.Add(1)
+			seen.Store(r.Method + " " + r.RequestURI + " host=" + r.Host)
+			io.WriteString(w, "reached")
+		}))
+	}
+	var upHits, evilHits atomic.Int32
+	var upSeen, evilSeen atomic.Value
+	upstream := record(&upHits, &upSeen)
+	defer upstream.Close()
+	evil := record(&evilHits, &evilSeen)
+	defer evil.Close()
+	evilAddr := strings.TrimPrefix(evil.URL, "http://")
+	h := newTestHost(t, "pass", func(c *Config) { c.Upstream = upstream.URL + "/" })
+	proxy := httptest.NewServer(h.Handler())
+	defer proxy.Close()
+	addr := strings.TrimPrefix(proxy.URL, "http://")
+
+	for _, tc := range []struct{ name, method, target string }{
+		{"an absolute-form target whose userinfo hides a host", "GET", "http:@" + evilAddr + "/oidc/hello"},
+		{"an absolute-form target", "GET", "http://" + evilAddr + "/oidc/hello"},
+		{"an authority-form target", "CONNECT", evilAddr},
+		{"a target without a leading slash", "GET", "oidc/hello"},
+		{"the asterisk-form with GET", "GET", "*"},
+		{"a fragment", "GET", "/oidc/hello#x"},
+	} {
+		t.Run(tc.name+" is refused with 400 before the filter runs", func(t *testing.T) {
+			before, _ := h.Metric("pass.requests")
+			status, _ := rawRequest(t, addr, tc.method, tc.target)
+			if status != 400 {
+				t.Fatalf("status %d, want 400", status)
+			}
+			if after, _ := h.Metric("pass.requests"); after != before {
+				t.Errorf("the filter saw the request")
+			}
+			if n := upHits.Load() + evilHits.Load(); n != 0 {
+				t.Fatalf("a server was reached %d times (upstream %v, other host %v)", n, upSeen.Load(), evilSeen.Load())
+			}
+		})
+	}
+	for _, tc := range []struct{ name, method, target, want string }{
+		{"an origin-form target goes as it was sent", "GET", "/oidc/..;/a%2Fb%5C\\c?q=%41", `GET /oidc/..;/a%2Fb%5C\c?q=%41 host=api.example.com`},
+		{"a lower-case method goes as it was sent", "delete", "/orders/1", "delete /orders/1 host=api.example.com"},
+		{"a target starting with // keeps its path, in the absolute-form naming the upstream", "GET", "//" + evilAddr + "/x",
+			"GET " + upstream.URL + "//" + evilAddr + "/x host=" + strings.TrimPrefix(upstream.URL, "http://")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			status, body := rawRequest(t, addr, tc.method, tc.target)
+			if status != 200 || body != "reached" {
+				t.Fatalf("status %d %q, want the upstream's 200", status, body)
+			}
+			if got := upSeen.Load(); got != tc.want {
+				t.Fatalf("the upstream saw %q, want %q", got, tc.want)
+			}
+			if evilHits.Load() != 0 {
+				t.Fatal("another host was reached")
+			}
+		})
+	}
+	t.Run("OPTIONS * is forwarded as the asterisk-form", func(t *testing.T) {
+		before := upHits.Load()
+		if status, _ := rawRequest(t, addr, "OPTIONS", "*"); status != 200 {
+			t.Fatalf("status %d, want 200", status)
+		}
+		if n, _ := h.Metric("pass.requests"); n == 0 {
+			t.Fatal("the filter never saw OPTIONS *")
+		}
+		// Go's server answers OPTIONS * itself, so the handler is not run;
+		// what matters is that nothing else was reached.
+		if upHits.Load() != before || evilHits.Load() != 0 {
+			t.Fatalf("a handler ran: upstream %d, other host %d", upHits.Load()-before, evilHits.Load())
+		}
+	})
+	for _, p := range []string{"http://" + evilAddr + "/x", "@" + evilAddr + "/x", "x"} {
+		t.Run("a :path the filter set to "+p+" is not sent anywhere", func(t *testing.T) {
+			before := upHits.Load()
+			status, _ := rawRequest(t, addr, "GET", "/x", "x-set-path", p)
+			if status != 503 {
+				t.Fatalf("status %d, want 503 (the upstream request was not made)", status)
+			}
+			if upHits.Load() != before || evilHits.Load() != 0 {
+				t.Fatal("a server was reached")
+			}
+		})
+	}
+	t.Run("a :path the filter set to another origin-form path goes to the upstream", func(t *testing.T) {
+		if status, _ := rawRequest(t, addr, "GET", "/x", "x-set-path", "/rewritten?a=1"); status != 200 {
+			t.Fatalf("status %d", status)
+		}
+		if got := upSeen.Load(); got != "GET /rewritten?a=1 host=api.example.com" {
+			t.Fatalf("the upstream saw %q", got)
+		}
+	})
+}
+
+func TestUpstreamMustBeAPlainHTTPURL(t *testing.T) {
+	for _, bad := range []string{"127.0.0.1:9000", "ftp://x", "http://", "http://user@x", "http://x/?q=1", "http://x/#f", "http:x"} {
+		if _, err := upstreamURL(bad); err == nil {
+			t.Errorf("upstream %q accepted", bad)
+		}
+	}
+	for _, good := range []string{"", "http://127.0.0.1:9000", "https://app.internal/base/"} {
+		if _, err := upstreamURL(good); err != nil {
+			t.Errorf("upstream %q rejected: %v", good, err)
+		}
+	}
 }

@@ -141,7 +141,8 @@ type Config struct {
 	// and a path in the URL is ignored.
 	Clusters map[string]string
 	// Upstream is the base URL Handler forwards allowed requests to (a path
-	// in it prefixes the request's path).
+	// in it prefixes the request's path). Requests always go to its host:
+	// nothing in a request can name another.
 	Upstream string
 	// PollOneoff selects the poll_oneoff behaviour (default ENOSYS, like Envoy 1.33-1.38).
 	PollOneoff PollOneoffMode
@@ -225,6 +226,7 @@ type Decision struct {
 type Host struct {
 	cfg      Config
 	clusters map[string]string // name -> scheme://host:port
+	upstream *url.URL          // Config.Upstream parsed; nil when none
 	runtime  wazero.Runtime
 	compiled wazero.CompiledModule
 	abi      string
@@ -311,6 +313,10 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 	if err != nil {
 		return nil, err
 	}
+	upstream, err := upstreamURL(cfg.Upstream)
+	if err != nil {
+		return nil, err
+	}
 	code := cfg.ModuleBytes
 	if code == nil {
 		if cfg.Module == "" {
@@ -325,6 +331,7 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 	h := &Host{
 		cfg:      cfg,
 		clusters: clusters,
+		upstream: upstream,
 		start:    time.Now(),
 		shared:   newSharedData(),
 		queues:   newSharedQueues(),
@@ -393,6 +400,21 @@ func clusterAddresses(in map[string]string) (map[string]string, error) {
 		out[name] = u.Scheme + "://" + u.Host
 	}
 	return out, nil
+}
+
+// upstreamURL parses Config.Upstream: an http(s) URL with a host and at
+// most a base path; no user info, query or fragment, which the request
+// target would be appended to.
+func upstreamURL(raw string) (*url.URL, error) {
+	if raw == "" {
+		return nil, nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
+		u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || u.Opaque != "" {
+		return nil, fmt.Errorf("host: upstream %q is not an http(s)://host[:port][/base] URL", raw)
+	}
+	return u, nil
 }
 
 // Close stops the tickers, waits for callouts in flight and closes every VM.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -41,9 +42,16 @@ func (h *Host) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "Payload Too Large", http.StatusRequestEntityTooLarge)
 		return
 	}
+	// Only origin-form reaches the filter and the upstream, byte for byte
+	// as the client sent it: an absolute-form target would otherwise be
+	// judged as a path and then name a host of its own (issue 12).
+	if !forwardableTarget(r.Method, r.RequestURI) {
+		http.Error(w, "the request target must be an origin-form path (or * for OPTIONS)", http.StatusBadRequest)
+		return
+	}
 	req := Request{
 		Method:     r.Method,
-		Path:       r.URL.RequestURI(),
+		Path:       r.RequestURI,
 		Authority:  r.Host,
 		Body:       body,
 		Scheme:     "http",
@@ -134,18 +142,45 @@ func newRequestID() string {
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
 
-// forward sends the filtered request upstream.
+// forwardableTarget reports whether target is one the proxy forwards:
+// origin-form ("/path?query", RFC 9112 §3.2.1) without a fragment, or "*"
+// for OPTIONS. Absolute-form, authority-form (CONNECT) and anything else is
+// refused.
+func forwardableTarget(method, target string) bool {
+	if target == "*" {
+		return method == http.MethodOptions
+	}
+	return strings.HasPrefix(target, "/") && !strings.ContainsRune(target, '#')
+}
+
+// forward sends the filtered request to the configured upstream. The URL is
+// the upstream's scheme and host with the request target carried opaquely,
+// so nothing in the request (or in a :path the filter set) can choose
+// another host or be re-encoded on the way.
 func (h *Host) forward(r *http.Request, d Decision) (*http.Response, error) {
-	if h.cfg.Upstream == "" {
+	if h.upstream == nil {
 		return nil, fmt.Errorf("no upstream configured")
 	}
 	method := headerValue(d.Headers, ":method")
-	path := headerValue(d.Headers, ":path")
-	url := strings.TrimSuffix(h.cfg.Upstream, "/") + path
-	out, err := http.NewRequestWithContext(r.Context(), method, url, bytes.NewReader(d.RequestBody))
+	target := headerValue(d.Headers, ":path")
+	if !forwardableTarget(method, target) {
+		return nil, fmt.Errorf("the filter left a :path that is not origin-form: %q", target)
+	}
+	u := &url.URL{Scheme: h.upstream.Scheme, Host: h.upstream.Host, Opaque: target}
+	if target != "*" {
+		u.Opaque = strings.TrimSuffix(h.upstream.EscapedPath(), "/") + target
+		if strings.HasPrefix(u.Opaque, "//") {
+			// Go writes an opaque "//x" as "http://x" (an authority); the
+			// absolute-form with the upstream's own authority keeps the path
+			// "//x" intact and still names only the upstream.
+			u.Opaque = "//" + h.upstream.Host + u.Opaque
+		}
+	}
+	out, err := http.NewRequestWithContext(r.Context(), method, h.upstream.Scheme+"://"+h.upstream.Host+"/", bytes.NewReader(d.RequestBody))
 	if err != nil {
 		return nil, err
 	}
+	out.URL = u
 	out.Host = headerValue(d.Headers, ":authority")
 	for _, p := range d.Headers {
 		if strings.HasPrefix(p[0], ":") || hopHeaders[p[0]] || p[0] == "content-length" || p[0] == "host" {

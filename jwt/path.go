@@ -183,26 +183,15 @@ func nextSpaceItem(s string) (item, rest string) {
 }
 
 // ClaimContains reports whether the value at path holds at least one of
-// values: a string equal to one or whose space-delimited items include one;
-// an array with an element equal to one (strings exactly, numbers
-// numerically, booleans as "true"/"false"); a number numerically equal to
-// one; a boolean spelled as one. Objects, null and absent paths hold nothing.
+// values: a string equal to one (compared whole: "mallory admin" does not
+// hold "admin", since only scope claims are space-delimited lists, and
+// Scopes reads those); an array with an element equal to one (strings
+// exactly, numbers numerically, booleans as "true"/"false"); a number
+// numerically equal to one; a boolean spelled as one. Objects, null and
+// absent paths hold nothing.
 func ClaimContains(payload []byte, path string, values []string) bool {
 	v, ok := lookupPath(payload, path)
 	if !ok {
-		return false
-	}
-	if kindOf(v) == kindString {
-		s, ok := stringValue(v)
-		if !ok {
-			return false
-		}
-		str := s.str()
-		for _, want := range values {
-			if str == want || hasSpaceItem(str, want) {
-				return true
-			}
-		}
 		return false
 	}
 	if kindOf(v) == kindArray {
@@ -218,19 +207,6 @@ func ClaimContains(payload []byte, path string, values []string) bool {
 		}
 	}
 	return scalarMatches(v, values)
-}
-
-// hasSpaceItem reports whether want is one of the space-delimited items of s.
-func hasSpaceItem(s, want string) bool {
-	if want == "" || strings.IndexByte(want, ' ') >= 0 {
-		return false
-	}
-	for f, rest := nextSpaceItem(s); f != "" || rest != ""; f, rest = nextSpaceItem(rest) {
-		if f == want {
-			return true
-		}
-	}
-	return false
 }
 
 // scalarMatches compares one string, number or boolean with values.

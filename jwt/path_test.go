@@ -79,8 +79,9 @@ func TestClaimContains(t *testing.T) {
 	}{
 		{"a string equal to a value matches", "sub", []string{"bob", "alice"}, true},
 		{"a string equal to no value does not match", "sub", []string{"bob"}, false},
-		{"an item of a space-delimited string matches", "scope", []string{"orders:write"}, true},
-		{"a substring of an item does not match", "scope", []string{"orders"}, false},
+		{"a space-delimited string is compared whole, not split", "scope", []string{"orders:write"}, false},
+		{"a string with spaces matches only itself", "scope", []string{"openid  orders:read orders:write"}, true},
+		{"a substring does not match", "scope", []string{"orders"}, false},
 		{"an array element matches", "realm_access.roles", []string{"admin"}, true},
 		{"an array without the value does not match", "realm_access.roles", []string{"root"}, false},
 		{"a number matches numerically", "tier", []string{"2"}, true},

@@ -1,6 +1,8 @@
 // Command scopegate-proxy runs any proxy-wasm module (ABI 0.2.0/0.2.1) in a
 // local HTTP reverse proxy, the way Envoy 1.33+ runs it: requests go through
-// the plugin and, when it lets them through, on to the upstream.
+// the plugin and, when it lets them through, on to the upstream. Only
+// origin-form request targets (and "*" for OPTIONS) are accepted, and they
+// always go to -upstream's host: anything else is answered 400.
 //
 //	scopegate-proxy -module dist/scopegate.wasm -config plugin.json \
 //	    -upstream http://127.0.0.1:9100 -cluster idp=http://127.0.0.1:9000 \
@@ -74,7 +76,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	module := fs.String("module", "dist/scopegate.wasm", "proxy-wasm module (.wasm) to run")
 	configPath := fs.String("config", "", "plugin configuration file (buffer 7, read in on_configure); required")
 	vmConfigPath := fs.String("vm-config", "", "VM configuration file (buffer 6, read in on_vm_start)")
-	upstream := fs.String("upstream", "", "upstream base URL allowed requests are forwarded to, e.g. http://127.0.0.1:9100; required")
+	upstream := fs.String("upstream", "", "upstream base URL allowed requests are forwarded to (always its host), e.g. http://127.0.0.1:9100; required")
 	clusters := clusterFlags{}
 	fs.Var(clusters, "cluster", "callout cluster as name=URL (repeatable)")
 	listenAddr := fs.String("listen", "127.0.0.1:8080", "proxy listen address")

@@ -212,3 +212,14 @@ func TestProxyCommandHelpAndVersion(t *testing.T) {
 		return run(context.Background(), args, stdout, stderr)
 	})
 }
+
+func TestProxyCommandRefusesAnUpstreamThatIsNotAnHTTPURL(t *testing.T) {
+	config := filepath.Join(t.TempDir(), "plugin.json")
+	if err := os.WriteFile(config, []byte(`{"providers": []}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err := run(context.Background(), []string{"-module", "unused.wasm", "-config", config, "-upstream", "127.0.0.1:9000", "-listen", "127.0.0.1:0", "-admin", ""}, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), `upstream "127.0.0.1:9000"`) {
+		t.Fatalf("run = %v, want an error naming the upstream", err)
+	}
+}

@@ -94,6 +94,11 @@ func init() {
 		path, _ := g.Property("request", "path")
 		g.SetHeader(0, "x-seen-path", path)
 		g.SetHeader(0, "x-pass", "yes")
+		// x-set-path: the filter rewrites :path (as one removing a query
+		// token does), to prove the proxy still sends it only upstream.
+		if p, ok := g.Header(0, "x-set-path"); ok {
+			g.SetHeader(0, ":path", p)
+		}
 		if cluster, ok := g.Header(0, "x-callout"); ok {
 			timeout := uint32(2000)
 			if t, ok := g.Header(0, "x-callout-timeout"); ok {
