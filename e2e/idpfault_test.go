@@ -157,9 +157,9 @@ func TestIdPFaultAtStartupThenRecoveryThenFaultAgain(t *testing.T) {
 				if fh.metric("scopegate.jwks.fetch_failed") == 0 || fh.metric("scopegate.denied.unavailable") == 0 {
 					t.Errorf("fetch_failed %d, denied.unavailable %d", fh.metric("scopegate.jwks.fetch_failed"), fh.metric("scopegate.denied.unavailable"))
 				}
-				if !fh.logged("fetching signing keys failed") {
-					t.Error("no log line says the fetch failed")
-				}
+				// The fetching worker logs just after it publishes the
+				// failure, which the worker answering may read first.
+				waitUntil(t, "a log line saying the fetch failed", func() bool { return fh.logged("fetching signing keys failed") })
 				if fh.metric("scopegate.allowed") != 0 {
 					t.Error("a request was allowed without keys")
 				}
@@ -374,9 +374,13 @@ func TestIdPFaultNewKidDuringAnotherVMsFetchGetsItsOwnRefetch(t *testing.T) {
 	base := testjwt.CachedKey("RS256", "kid-race-base")
 	now := time.Now()
 	f := newFaultyIdP(t, idpOK, base)
-	fh := newFaultHost(t, faultConfig("remote_jwks", 600), f)
+	// The delay keeps worker 1's refetch in flight while the key is
+	// published; a callout timeout far above it keeps a busy machine from
+	// turning that delay into failed fetches, which would be another test.
+	cfg := strings.Replace(faultConfig("remote_jwks", 600), `"timeout_ms":300`, `"timeout_ms":3000`, 1)
+	fh := newFaultHost(t, cfg, f)
 	fh.recovered(t, base.Sign(testjwt.Claims(faultIssuer, "alice", now, "orders.read"), nil))
-	f.setDelay(150 * time.Millisecond) // under the 300 ms callout timeout
+	f.setDelay(150 * time.Millisecond)
 	published := []*testjwt.Key{base}
 	for i := range 3 {
 		hits := f.hits()
