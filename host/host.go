@@ -139,6 +139,9 @@ type Config struct {
 	Upstream string
 	// PollOneoff selects the poll_oneoff behaviour (default ENOSYS, like Envoy 1.33-1.38).
 	PollOneoff PollOneoffMode
+	// VerifySignature selects what proxy_call_foreign_function answers
+	// (default: Envoy's verify_signature, as Envoy 1.30 and later have it).
+	VerifySignature VerifySignatureMode
 	// CompilationCacheDir is wazero's compilation cache directory (default:
 	// the user cache directory + scopegate/wazero).
 	CompilationCacheDir string
@@ -233,6 +236,8 @@ type Host struct {
 	client   *http.Client
 	callouts atomic.Int64
 	traps    atomic.Int64
+	// foreignCalls counts proxy_call_foreign_function calls.
+	foreignCalls atomic.Int64
 
 	mu         sync.Mutex
 	logs       []LogEntry
