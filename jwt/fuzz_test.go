@@ -7,6 +7,7 @@ import (
 	"crypto/rsa"
 	"encoding/json"
 	"errors"
+	"github.com/scopegate/scopegate/internal/testjwt"
 	"strings"
 	"testing"
 	"time"
@@ -33,7 +34,7 @@ func decodeJSON(data []byte, v any) error {
 func FuzzParse(f *testing.F) {
 	k := mustKeys(f)
 	for _, seed := range []string{
-		rfc7515HS256, rfc7515RS256, rfc7515ES256, rfc8037Input + "." + rfc8037Sig,
+		testjwt.RFC7515HS256, testjwt.RFC7515RS256, testjwt.RFC7515ES256, testjwt.RFC8037Input + "." + testjwt.RFC8037Sig,
 		makeToken(`{"alg":"EdDSA","kid":"k1"}`, claimsBase, k.signer(EdDSA)),
 		makeToken(`{"alg":"PS256","kid":"k\u00e9"}`, `{"scope":"a b","aud":["x"],"exp":1.5}`, k.signer(PS256)),
 		tok(`{"alg":"none"}`, claimsBase), tok(`{"alg":"RS256","crit":["b64"],"b64":false}`, claimsBase),
@@ -88,7 +89,7 @@ func FuzzParse(f *testing.F) {
 // returns keys whose Go types match their kty.
 func FuzzParseJWKS(f *testing.F) {
 	k := mustKeys(f)
-	f.Add(rfcJWKS)
+	f.Add(testjwt.RFCJWKS)
 	f.Add(jwks(k.jwkFor(RS256, `"kid":"r","alg":"RS256","use":"sig"`), k.jwkFor(ES384, `"key_ops":["verify"]`), k.jwkFor(ES512, ""), k.jwkFor(EdDSA, ""), k.jwkFor(HS512, `"alg":"HS384"`)))
 	f.Add([]byte(`{"keys":[{"kty":"EC","crv":"P-256","x":"AA","y":"AA"},{"kty":"RSA","n":"AQAB","e":"AQAB","d":"x"},7,null]}`))
 	f.Add([]byte(`{"keys":[]}`))
