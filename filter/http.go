@@ -202,7 +202,12 @@ func (h *httpContext) authorize() (action types.Action) {
 				unavailable = true
 				continue
 			}
-			key, err := set.Verify(t, p.Algorithms)
+			key, err := pc.verifySignature(set, t, p.Algorithms)
+			if jwt.ReasonOf(err) == jwt.ReasonUnverifiable {
+				pc.send(&denial{kind: denyUnavailable, description: "the token signature could not be checked, try again later",
+					reason: `the proxy's verify_signature could not check the token signature (host_crypto "require")`, iss: issuer}, method, path)
+				return types.ActionPause
+			}
 			if errors.Is(err, jwt.ErrUnknownKid) && !h.refetched {
 				h.refetched = true
 				if pc.keys.refetchForKid(p, t.Kid, h.id, h.resume) {
