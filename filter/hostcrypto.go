@@ -152,16 +152,22 @@ func (pc *pluginContext) startHostCrypto(hs *hostSignatures) error {
 }
 
 // verifySignature is KeySet.VerifyWith with this plugin's verifier, counting
-// who checked each signature.
+// who checked each signature. Other signatures (a DPoP proof, say) take the
+// same path with Key.CheckSignature(..., pc.verifier) and countChecks.
 func (pc *pluginContext) verifySignature(set *jwt.KeySet, t *jwt.Token, allowed jwt.AlgSet) (*jwt.Key, error) {
 	key, checks, err := set.VerifyWith(t, allowed, pc.verifier)
-	if checks.Native > 0 {
-		pc.m.signatureHost.Increment(uint64(checks.Native))
-	}
-	if checks.Go > 0 {
-		pc.m.signatureGuest.Increment(uint64(checks.Go))
-	}
+	pc.countChecks(checks)
 	return key, err
+}
+
+// countChecks adds signature checks to scopegate.signature.{host,guest}.
+func (pc *pluginContext) countChecks(c jwt.Checks) {
+	if c.Native > 0 {
+		pc.m.signatureHost.Increment(uint64(c.Native))
+	}
+	if c.Go > 0 {
+		pc.m.signatureGuest.Increment(uint64(c.Go))
+	}
 }
 
 // hostVerifier is the jwt.Verifier that asks the proxy's verify_signature.
