@@ -600,7 +600,7 @@ func FuzzDecodeVerifyResult(f *testing.F) {
 	f.Add([]byte{0x08, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		valid, ok := decodeVerifyResult(b)
-		ref, refOK := referenceDecodeResult(b)
+		ref, refOK := envoycrypto.DecodeResult(b)
 		if ok && (!refOK || valid != ref.Valid || (!valid && ref.Error == "")) {
 			t.Fatalf("decoded %x as valid=%v, protowire says %+v (ok %v)", b, valid, ref, refOK)
 		}
@@ -608,40 +608,6 @@ func FuzzDecodeVerifyResult(f *testing.F) {
 			t.Fatalf("rejected %x, which protowire reads as %+v", b, ref)
 		}
 	})
-}
-
-// referenceDecodeResult reads a VerifySignatureResult with protowire, the
-// way protobuf does (unknown fields and groups skipped, last field wins).
-func referenceDecodeResult(b []byte) (envoycrypto.Result, bool) {
-	var r envoycrypto.Result
-	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 || num > protowire.MaxValidNumber {
-			return r, false
-		}
-		b = b[n:]
-		switch {
-		case num == 1 && typ == protowire.VarintType:
-			v, m := protowire.ConsumeVarint(b)
-			if m < 0 {
-				return r, false
-			}
-			r.Valid, b = v != 0, b[m:]
-		case num == 2 && typ == protowire.BytesType:
-			v, m := protowire.ConsumeString(b)
-			if m < 0 {
-				return r, false
-			}
-			r.Error, b = v, b[m:]
-		default:
-			m := protowire.ConsumeFieldValue(num, typ, b)
-			if m < 0 {
-				return r, false
-			}
-			b = b[m:]
-		}
-	}
-	return r, true
 }
 
 // hasGroup reports whether a well-formed message has a group field at the

@@ -91,40 +91,52 @@ func VerifySignature(args []byte) ([]byte, Status) {
 // type) or a hash_function that is not UTF-8 fails the parse.
 func parseArguments(b []byte) (arguments, bool) {
 	var a arguments
+	ok := walkMessage(b, func(num protowire.Number, typ protowire.Type, rest []byte) int {
+		if typ != protowire.BytesType || num < 1 || num > 4 {
+			return 0
+		}
+		v, m := protowire.ConsumeBytes(rest)
+		switch {
+		case m < 0:
+		case num == 1:
+			if !utf8.Valid(v) {
+				return -1
+			}
+			a.hash = string(v)
+		case num == 2:
+			a.key = v
+		case num == 3:
+			a.signature = v
+		default:
+			a.input = v
+		}
+		return m
+	})
+	return a, ok
+}
+
+// walkMessage reads the fields of a serialized message in order. take is
+// offered each field (its number, wire type and the bytes after its tag)
+// and answers how many bytes its value took (negative: malformed), or 0 to
+// have the field skipped as protobuf skips one it does not know. It reports
+// whether the whole message was well formed.
+func walkMessage(b []byte, take func(num protowire.Number, typ protowire.Type, rest []byte) int) bool {
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
 		if n < 0 || num > protowire.MaxValidNumber {
-			return a, false
+			return false
 		}
 		b = b[n:]
-		if typ == protowire.BytesType && num >= 1 && num <= 4 {
-			v, m := protowire.ConsumeBytes(b)
-			if m < 0 {
-				return a, false
-			}
-			b = b[m:]
-			switch num {
-			case 1:
-				if !utf8.Valid(v) {
-					return a, false
-				}
-				a.hash = string(v)
-			case 2:
-				a.key = v
-			case 3:
-				a.signature = v
-			case 4:
-				a.input = v
-			}
-			continue
+		m := take(num, typ, b)
+		if m == 0 {
+			m = protowire.ConsumeFieldValue(num, typ, b)
 		}
-		m := protowire.ConsumeFieldValue(num, typ, b)
 		if m < 0 {
-			return a, false
+			return false
 		}
 		b = b[m:]
 	}
-	return a, true
+	return true
 }
 
 // hashByName is EVP's digest for a verify_signature hash name, compared
@@ -220,4 +232,25 @@ func EncodeArguments(hash string, key, signature, text []byte) []byte {
 	b = protowire.AppendBytes(b, signature)
 	b = protowire.AppendTag(b, 4, protowire.BytesType)
 	return protowire.AppendBytes(b, text)
+}
+
+// DecodeResult reads a serialized VerifySignatureResult by protobuf's
+// rules (unknown fields and groups skipped, the last occurrence of a field
+// wins), for tests and tools that play the guest's part.
+func DecodeResult(b []byte) (Result, bool) {
+	var r Result
+	ok := walkMessage(b, func(num protowire.Number, typ protowire.Type, rest []byte) int {
+		switch {
+		case num == 1 && typ == protowire.VarintType:
+			v, m := protowire.ConsumeVarint(rest)
+			r.Valid = v != 0
+			return m
+		case num == 2 && typ == protowire.BytesType:
+			v, m := protowire.ConsumeString(rest)
+			r.Error = v
+			return m
+		}
+		return 0
+	})
+	return r, ok
 }

@@ -108,41 +108,12 @@ func TestVerifySignatureAnswersLikeEnvoy(t *testing.T) {
 			if st != StatusOK {
 				t.Fatalf("status %d", st)
 			}
-			got, ok := decodeResult(out)
+			got, ok := DecodeResult(out)
 			if !ok || got.Valid != c.valid || got.Error != c.err {
 				t.Fatalf("result %+v (ok %v), want valid %v error %q", got, ok, c.valid, c.err)
 			}
 		})
 	}
-}
-
-// decodeResult reads a VerifySignatureResult with protowire.
-func decodeResult(b []byte) (Result, bool) {
-	var r Result
-	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			return r, false
-		}
-		b = b[n:]
-		switch {
-		case num == 1 && typ == protowire.VarintType:
-			v, m := protowire.ConsumeVarint(b)
-			if m < 0 {
-				return r, false
-			}
-			r.Valid, b = v != 0, b[m:]
-		case num == 2 && typ == protowire.BytesType:
-			v, m := protowire.ConsumeString(b)
-			if m < 0 {
-				return r, false
-			}
-			r.Error, b = v, b[m:]
-		default:
-			return r, false
-		}
-	}
-	return r, true
 }
 
 func TestVerifySignatureParsesArgumentsLikeProtobuf(t *testing.T) {
@@ -189,7 +160,7 @@ func TestVerifySignatureParsesArgumentsLikeProtobuf(t *testing.T) {
 	for _, c := range good {
 		t.Run(c.name, func(t *testing.T) {
 			out, st := VerifySignature(c.args)
-			r, ok := decodeResult(out)
+			r, ok := DecodeResult(out)
 			if st != StatusOK || !ok || r.Valid != c.valid {
 				t.Fatalf("status %d, result %+v (ok %v), want valid %v", st, r, ok, c.valid)
 			}
@@ -224,7 +195,7 @@ func FuzzVerifySignature(f *testing.F) {
 				t.Fatal("BadArgument with a result")
 			}
 		case StatusOK:
-			if r, ok := decodeResult(out); !ok || (r.Valid == (r.Error != "")) {
+			if r, ok := DecodeResult(out); !ok || (r.Valid == (r.Error != "")) {
 				t.Fatalf("result %x decodes to %+v (ok %v)", out, r, ok)
 			}
 		default:
