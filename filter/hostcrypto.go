@@ -20,6 +20,7 @@ package filter
 import (
 	"errors"
 	"strconv"
+	"strings"
 
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
 
@@ -87,7 +88,7 @@ func (hs *hostSignatures) probe() {
 	hs.probed = true
 	for _, path := range [][]string{{"plugin_vm_id"}, {"xds", "node"}} {
 		if _, err := abi.GetProperty(path); err != nil {
-			hs.why = "the host does not look like Envoy 1.30 or later (property " + path[0] + propertyTail(path) + ": " + err.Error() + ")"
+			hs.why = "the host does not look like Envoy 1.30 or later (property " + strings.Join(path, ".") + ": " + err.Error() + ")"
 			return
 		}
 	}
@@ -98,14 +99,6 @@ func (hs *hostSignatures) probe() {
 	default:
 		hs.why = "the proxy's verify_signature answered " + statusName(err)
 	}
-}
-
-func propertyTail(path []string) string {
-	tail := ""
-	for _, p := range path[1:] {
-		tail += "." + p
-	}
-	return tail
 }
 
 // statusName names a host status error in a log line.
