@@ -26,11 +26,11 @@ import (
 var hostCryptoAlgs = []string{"RS256", "ES256", "ES384", "ES512"}
 
 // missPoolSize is how many distinct tokens a cache-miss benchmark cycles
-// through: twice the filter's cache (1024 entries). Each token expires a
-// second after the one before, so the cache's eviction (the soonest to
-// expire among a sample) drops the oldest first, and a token comes back
-// only after 2047 others were inserted: it is a miss every time (the
-// benchmark counts cache hits to prove it).
+// through: twice the filter's cache (1024 entries), so a token usually
+// comes back after the cache dropped it. The cache evicts by sampling, so a
+// few survive: each request's miss is confirmed by the scopegate.cache.miss
+// counter, and only confirmed misses are timed (stray-hits counts the
+// others).
 const missPoolSize = 2048
 
 var (
@@ -125,7 +125,8 @@ func hostCallCheck(tb testing.TB, k *testjwt.Key, token string) func() bool {
 // BenchmarkHostCrypto measures issue #14's questions on worker 0 of the
 // local host, whose verify_signature is Envoy's in Go (host/envoycrypto):
 //
-//   - miss_<alg>/{host,go}: a request whose token is not in the cache,
+//   - miss_<alg>/{host,go}: a request whose token is not in the cache
+//     (missPoolSize),
 //     checked by the host's verify_signature (host_crypto "auto") or in Go
 //     inside the VM ("off"). Interleaved with every timed miss, and timed
 //     separately: a cache hit on the same host (hit-ns), the bare native
@@ -163,8 +164,8 @@ func BenchmarkHostCrypto(b *testing.B) {
 				h := p.h
 				d, err := h.DoOn(ctx, 0, hitReq) // the hit token enters the cache
 				expect(b, d, err, 0)
-				hitsBefore, _ := h.Metric("scopegate.cache.hit")
 				var misses, hits, natives, calls []time.Duration
+				strays := 0
 				b.ReportAllocs()
 				t := newTimer(b)
 				for i := 0; i < b.N; i++ {
@@ -173,11 +174,18 @@ func BenchmarkHostCrypto(b *testing.B) {
 					if next == len(pool) {
 						next = 1
 					}
+					before, _ := h.Metric("scopegate.cache.miss")
 					t.start()
 					d, err := h.DoOn(ctx, 0, req)
 					t.stop()
 					expect(b, d, err, 0)
-					misses = append(misses, t.durs[len(t.durs)-1])
+					if after, _ := h.Metric("scopegate.cache.miss"); after == before+1 {
+						misses = append(misses, t.durs[len(t.durs)-1])
+					} else {
+						strays++ // a token the cache kept: not a miss
+						t.total -= t.durs[len(t.durs)-1]
+						t.durs = t.durs[:len(t.durs)-1]
+					}
 					t0 := time.Now()
 					d, err = h.DoOn(ctx, 0, hitReq)
 					hits = append(hits, time.Since(t0))
@@ -189,11 +197,11 @@ func BenchmarkHostCrypto(b *testing.B) {
 					hostCall()
 					calls = append(calls, time.Since(t0))
 				}
-				t.report()
-				hitsAfter, _ := h.Metric("scopegate.cache.hit")
-				if got := hitsAfter - hitsBefore; got != uint64(b.N) {
-					b.Fatalf("%d cache hits in %d misses and %d hits", got, b.N, b.N)
+				if len(misses) == 0 {
+					b.Fatal("no request was a cache miss")
 				}
+				t.report()
+				b.ReportMetric(float64(strays), "stray-hits")
 				m, hit, nat, call := median(misses), median(hits), median(natives), median(calls)
 				b.ReportMetric(float64(hit.Nanoseconds()), "hit-ns")
 				b.ReportMetric(float64(nat.Nanoseconds()), "native-ns")
