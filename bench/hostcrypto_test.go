@@ -168,7 +168,8 @@ func BenchmarkHostCrypto(b *testing.B) {
 				strays := 0
 				b.ReportAllocs()
 				t := newTimer(b)
-				for i := 0; i < b.N; i++ {
+				// At least one confirmed miss, even in the framework's b.N=1 probe.
+				for i := 0; i < b.N || len(misses) == 0; i++ {
 					req := request("/api/orders/42", pool[next])
 					next++
 					if next == len(pool) {
@@ -196,9 +197,6 @@ func BenchmarkHostCrypto(b *testing.B) {
 					t0 = time.Now()
 					hostCall()
 					calls = append(calls, time.Since(t0))
-				}
-				if len(misses) == 0 {
-					b.Fatal("no request was a cache miss")
 				}
 				t.report()
 				b.ReportMetric(float64(strays), "stray-hits")
