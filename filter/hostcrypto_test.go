@@ -414,13 +414,13 @@ func differentialKeys() ([]*testjwt.Key, *jwt.KeySet) {
 	rsa := testjwt.CachedKey("RS256", "diff")
 	var keys []*testjwt.Key
 	for _, alg := range testjwt.Algorithms {
-		k := testjwt.CachedKey(alg, "diff")
 		if strings.HasPrefix(alg, "RS") || strings.HasPrefix(alg, "PS") {
 			c := *rsa
 			c.Alg = alg
-			k = &c
+			keys = append(keys, &c)
+			continue
 		}
-		keys = append(keys, k)
+		keys = append(keys, testjwt.CachedKey(alg, "diff"))
 	}
 	jwks := make([]map[string]any, 0, len(keys))
 	for _, k := range keys {
