@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tidwall/gjson"
+
 	"github.com/scopegate/scopegate/internal/testjwt"
 	"github.com/scopegate/scopegate/jwt"
 )
@@ -45,6 +47,11 @@ func BenchmarkJWTInWasm(b *testing.B) {
 			{"scopes", 3, func() bool { return len(jwt.Scopes(token.Payload, []string{"scope", "scp"})) > 0 }},
 			{"hash_token", 4, func() bool { return maphash.String(seed, raw) != 0 }},
 			{"claim_sub", 5, func() bool { v, ok := jwt.ClaimHeaderValue(token.Payload, "sub"); return ok && v != "" }},
+			{"validate_token", 7, func() bool { _, err := valid.ValidateToken(token, time.Now()); return err == nil }},
+			{"token_scopes", 8, func() bool { return len(token.Scopes([]string{"scope", "scp"})) > 0 }},
+			{"token_claim_sub", 9, func() bool { v, ok := token.ClaimHeaderValue("sub"); return ok && v != "" }},
+			{"token_iss", 10, func() bool { v, ok := token.StringClaim("iss"); return ok && v != "" }},
+			{"gjson_iss", 11, func() bool { return gjson.GetBytes(token.Payload, "iss").Str != "" }},
 			{"base64_segments", 6, func() bool {
 				var buf [16384]byte
 				for _, seg := range strings.Split(raw, ".") {

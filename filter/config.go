@@ -74,8 +74,9 @@ func (c *Config) Clusters() []string {
 // configParser keeps the first error; every helper becomes a no-op after it,
 // so the parsing code reads top to bottom without error plumbing.
 type configParser struct {
-	err      error
-	warnings []string
+	err        error
+	warnings   []string
+	hostCrypto HostCrypto // the top-level host_crypto, read first
 }
 
 func (p *configParser) fail(path, msg string) {
@@ -238,13 +239,21 @@ func (p *configParser) strings(path string, r gjson.Result) (list []string, pres
 }
 
 func (p *configParser) config(root gjson.Result) *Config {
-	if !p.object("", root, "providers", "rules", "default", "bypass_cors_preflight", "realm", "max_token_bytes") {
+	if !p.object("", root, "providers", "rules", "default", "bypass_cors_preflight", "realm", "max_token_bytes", "host_crypto") {
 		return nil
 	}
 	cfg := &Config{
 		BypassCORSPreflight: p.boolean("bypass_cors_preflight", member(root, "bypass_cors_preflight"), true),
 		Realm:               p.str("realm", member(root, "realm"), "", false),
 		MaxTokenBytes:       int(p.integer("max_token_bytes", member(root, "max_token_bytes"), defaultMaxTokenBytes, 1, maxTokenBytesLimit)),
+	}
+	// Read before the providers: "require" limits their algorithms.
+	if hc := p.str("host_crypto", member(root, "host_crypto"), "auto", false); !p.failed() {
+		mode, ok := parseHostCrypto(hc)
+		if !ok {
+			p.fail("host_crypto", `must be "auto", "require" or "off", got `+strconv.Quote(hc))
+		}
+		cfg.HostCrypto, p.hostCrypto = mode, mode
 	}
 	if !p.failed() && !printable(cfg.Realm) {
 		p.fail("realm", "must not contain quotes, backslashes or control characters")
@@ -402,11 +411,19 @@ func (p *configParser) provider(path string, i int, v gjson.Result) *Provider {
 		prov.ScopeClaims = list
 	}
 	hmac := false
+	if p.hostCrypto == HostCryptoRequire {
+		// Only what the proxy's verify_signature checks: RS* and ES*.
+		prov.Algorithms = jwt.DefaultAlgs & jwt.NativeAlgs
+	}
 	if list, ok := p.strings(join(path, "algorithms"), member(v, "algorithms")); ok && !p.failed() {
 		for j, name := range list {
 			a, known := jwt.ParseAlg(name)
 			if !known {
 				p.fail(index(join(path, "algorithms"), j), "unknown algorithm "+strconv.Quote(name))
+				return nil
+			}
+			if p.hostCrypto == HostCryptoRequire && !jwt.NativeAlgs.Has(a) {
+				p.fail(index(join(path, "algorithms"), j), strconv.Quote(name)+` cannot be checked by the proxy's verify_signature, and host_crypto "require" allows no other check (it checks `+jwt.NativeAlgs.String()+")")
 				return nil
 			}
 			hmac = hmac || a == jwt.HS256 || a == jwt.HS384 || a == jwt.HS512

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
-	"github.com/tidwall/gjson"
 
 	"github.com/scopegate/scopegate/filter/abi"
 	"github.com/scopegate/scopegate/jwt"
@@ -185,11 +184,8 @@ func (h *httpContext) authorize() (action types.Action) {
 		return types.ActionPause
 	}
 	// The unverified iss only picks the provider; verification decides.
-	iss := gjson.GetBytes(t.Payload, "iss")
-	issuer := ""
-	if iss.Type == gjson.String {
-		issuer = iss.Str
-	}
+	// Claims are read where Parse's one pass over the payload found them.
+	issuer, _ := t.StringClaim("iss")
 	var (
 		firstErr    error
 		unavailable bool
@@ -216,7 +212,7 @@ func (h *httpContext) authorize() (action types.Action) {
 				unavailable = true
 				continue
 			}
-			key, err := set.Verify(t, p.Algorithms)
+			key, err := pc.verifySignature(set, t, p.Algorithms)
 			if errors.Is(err, jwt.ErrUnknownKid) {
 				switch pc.keys.unknownKid(p, t.Kid, &h.kid, h.id, h.resume) {
 				case kidWaiting:
@@ -224,20 +220,25 @@ func (h *httpContext) authorize() (action types.Action) {
 					return types.ActionPause
 				case kidAdopted:
 					set, _ = pc.keys.keys(p)
-					key, err = set.Verify(t, p.Algorithms)
+					key, err = pc.verifySignature(set, t, p.Algorithms)
 				}
+			}
+			if jwt.ReasonOf(err) == jwt.ReasonUnverifiable {
+				pc.send(&denial{kind: denyUnavailable, description: "the token signature could not be checked, try again later",
+					reason: `the proxy's verify_signature could not check the token signature (host_crypto "require")`, iss: issuer}, method, path)
+				return types.ActionPause
 			}
 			if err == nil {
 				var claims jwt.Claims
-				claims, err = p.Validator.Validate(t.Payload, now)
+				claims, err = p.Validator.ValidateToken(t, now)
 				if err == nil {
 					vt := verifiedToken{
 						provider:    p,
 						payload:     t.Payload,
-						scopes:      jwt.Scopes(t.Payload, p.ScopeClaims),
+						scopes:      t.Scopes(p.ScopeClaims),
 						sub:         claims.Sub,
 						iss:         claims.Iss,
-						claimValues: claimValues(t.Payload, p.ClaimToHeaders),
+						claimValues: claimValues(t, p.ClaimToHeaders),
 					}
 					exp := time.Time{}
 					if claims.HasExp {
@@ -340,15 +341,15 @@ func (pc *pluginContext) currentKeys(p *Provider) *jwt.KeySet {
 	return set
 }
 
-// claimValues reads every claim_to_headers value of a verified payload,
-// in the order of chs.
-func claimValues(payload []byte, chs []ClaimHeader) []claimValue {
+// claimValues reads every claim_to_headers value of a verified token, in
+// the order of chs.
+func claimValues(t *jwt.Token, chs []ClaimHeader) []claimValue {
 	if len(chs) == 0 {
 		return nil
 	}
 	out := make([]claimValue, len(chs))
 	for i, ch := range chs {
-		out[i].value, out[i].ok = jwt.ClaimHeaderValue(payload, ch.Claim)
+		out[i].value, out[i].ok = t.ClaimHeaderValue(ch.Claim)
 	}
 	return out
 }

@@ -7,6 +7,7 @@ import "github.com/scopegate/scopegate/filter/abi"
 type metrics struct {
 	allowed, deniedMissing, deniedInvalid, deniedScope, deniedUnavailable abi.MetricCounter
 	jwksFetchOK, jwksFetchFailed, cacheHit, cacheMiss                     abi.MetricCounter
+	signatureHost, signatureGuest, signatureHostError                     abi.MetricCounter
 }
 
 // Metric names, as defined in the host (Envoy prefixes them with "wasmcustom.").
@@ -20,18 +21,27 @@ const (
 	metricJWKSFetchFailed   = "scopegate.jwks.fetch_failed"
 	metricCacheHit          = "scopegate.cache.hit"
 	metricCacheMiss         = "scopegate.cache.miss"
+	// Who checked each token signature (docs/host-crypto.md): the proxy's
+	// verify_signature, or Go in the VM; and the proxy's answers that could
+	// not be used (any status but Ok, or an unreadable result).
+	metricSignatureHost      = "scopegate.signature.host"
+	metricSignatureGuest     = "scopegate.signature.guest"
+	metricSignatureHostError = "scopegate.signature.host_error"
 )
 
 func defineMetrics() *metrics {
 	return &metrics{
-		allowed:           abi.DefineCounterMetric(metricAllowed),
-		deniedMissing:     abi.DefineCounterMetric(metricDeniedMissing),
-		deniedInvalid:     abi.DefineCounterMetric(metricDeniedInvalid),
-		deniedScope:       abi.DefineCounterMetric(metricDeniedScope),
-		deniedUnavailable: abi.DefineCounterMetric(metricDeniedUnavailable),
-		jwksFetchOK:       abi.DefineCounterMetric(metricJWKSFetchOK),
-		jwksFetchFailed:   abi.DefineCounterMetric(metricJWKSFetchFailed),
-		cacheHit:          abi.DefineCounterMetric(metricCacheHit),
-		cacheMiss:         abi.DefineCounterMetric(metricCacheMiss),
+		allowed:            abi.DefineCounterMetric(metricAllowed),
+		deniedMissing:      abi.DefineCounterMetric(metricDeniedMissing),
+		deniedInvalid:      abi.DefineCounterMetric(metricDeniedInvalid),
+		deniedScope:        abi.DefineCounterMetric(metricDeniedScope),
+		deniedUnavailable:  abi.DefineCounterMetric(metricDeniedUnavailable),
+		jwksFetchOK:        abi.DefineCounterMetric(metricJWKSFetchOK),
+		jwksFetchFailed:    abi.DefineCounterMetric(metricJWKSFetchFailed),
+		cacheHit:           abi.DefineCounterMetric(metricCacheHit),
+		cacheMiss:          abi.DefineCounterMetric(metricCacheMiss),
+		signatureHost:      abi.DefineCounterMetric(metricSignatureHost),
+		signatureGuest:     abi.DefineCounterMetric(metricSignatureGuest),
+		signatureHostError: abi.DefineCounterMetric(metricSignatureHostError),
 	}
 }

@@ -16,6 +16,7 @@ type Config struct {
 	BypassCORSPreflight bool
 	Realm               string
 	MaxTokenBytes       int
+	HostCrypto          HostCrypto // who checks RS*/ES* signatures (hostcrypto.go)
 
 	// Warnings are problems that do not reject the configuration (skipped
 	// local JWKS keys); on_configure logs each at warn level.

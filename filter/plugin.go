@@ -9,6 +9,7 @@ import (
 
 	"github.com/scopegate/scopegate/filter/abi"
 	"github.com/scopegate/scopegate/internal/version"
+	"github.com/scopegate/scopegate/jwt"
 )
 
 // NewVMContext returns the VM context that scopegate registers with the host.
@@ -20,12 +21,13 @@ func newVMContext(now func() time.Time) *vmContext { return &vmContext{now: now}
 
 type vmContext struct {
 	types.DefaultVMContext
-	now func() time.Time
+	now      func() time.Time
+	hostSigs hostSignatures // the proxy's verify_signature, as this VM knows it
 }
 
 // NewPluginContext creates the root context of one plugin instance.
 func (v *vmContext) NewPluginContext(contextID uint32) types.PluginContext {
-	return &pluginContext{id: contextID, now: v.now}
+	return &pluginContext{id: contextID, now: v.now, vm: v}
 }
 
 // pluginContext is the root context: the parsed plan, the key store, the
@@ -34,10 +36,14 @@ type pluginContext struct {
 	types.DefaultPluginContext
 	id    uint32
 	now   func() time.Time
+	vm    *vmContext
 	cfg   *Config
 	m     *metrics
 	keys  *keyStore
 	cache *tokenCache
+
+	hostSigs *hostSignatures // the VM's view of verify_signature
+	verifier jwt.Verifier    // asks the proxy; nil: every signature in Go
 }
 
 // OnPluginStart (proxy_on_configure) parses the configuration. A bad
@@ -59,6 +65,11 @@ func (pc *pluginContext) OnPluginStart(int) types.OnPluginStartStatus {
 	}
 	pc.cfg = cfg
 	pc.m = defineMetrics()
+	if err := pc.startHostCrypto(&pc.vm.hostSigs); err != nil {
+		abi.LogError("invalid configuration: " + err.Error())
+		pc.cfg = nil
+		return types.OnPluginStartStatusFailed
+	}
 	pc.cache = newTokenCache(tokenCacheMaxEntries)
 	pc.keys = newKeyStore(cfg, pc.m, pc.now)
 	pc.keys.start()

@@ -73,7 +73,7 @@ func (h *Host) envFunctions() []hostFunc {
 		}),
 		fn("proxy_set_effective_context", 1, (*vm).setEffectiveContext),
 		fn("proxy_done", 0, func(*vm, []uint64) uint32 { return statusOK }),
-		fn("proxy_call_foreign_function", 6, func(*vm, []uint64) uint32 { return statusNotFound }),
+		fn("proxy_call_foreign_function", 6, (*vm).callForeignFunction),
 		fn("proxy_continue_stream", 1, (*vm).continueStream),
 		fn("proxy_close_stream", 1, (*vm).closeStream),
 		// Emscripten helpers Envoy registers for every module.
@@ -132,6 +132,9 @@ func (v *vm) getProperty(s []uint64) uint32 {
 		return statusInvalidMemoryAccess
 	}
 	key := propertyKey(path)
+	if st, handled := v.envoyOnlyProperty(key); handled {
+		return st
+	}
 	val, found := v.property(key)
 	if !found {
 		return statusNotFound
@@ -151,6 +154,8 @@ func (v *vm) property(key string) ([]byte, bool) {
 		return []byte(v.h.cfg.RootID), true
 	case "plugin_vm_id":
 		return []byte(v.h.cfg.VMID), true
+	case "xds.node":
+		return nodeProperty, true
 	}
 	st := v.effectiveStream()
 	if st == nil {

@@ -146,6 +146,9 @@ type Config struct {
 	Upstream string
 	// PollOneoff selects the poll_oneoff behaviour (default ENOSYS, like Envoy 1.33-1.38).
 	PollOneoff PollOneoffMode
+	// VerifySignature selects what proxy_call_foreign_function answers
+	// (default: Envoy's verify_signature, as Envoy 1.30 and later have it).
+	VerifySignature VerifySignatureMode
 	// CompilationCacheDir is wazero's compilation cache directory (default:
 	// the user cache directory + scopegate/wazero).
 	CompilationCacheDir string
@@ -244,6 +247,8 @@ type Host struct {
 	paused   atomic.Int64 // paused streams not yet resumed or answered
 
 	calloutsPending atomic.Int64 // callouts whose answer callback has not finished
+	// foreignCalls counts proxy_call_foreign_function calls.
+	foreignCalls atomic.Int64
 
 	mu         sync.Mutex
 	logs       []LogEntry

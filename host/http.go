@@ -243,6 +243,7 @@ func (h *Host) writeStats(w io.Writer, keep func(string) bool) {
 		value int
 	}{
 		{"wasm.host.callouts", h.CalloutCount()},
+		{"wasm.host.foreign_calls", h.ForeignCalls()},
 		{"wasm.host.traps", h.Traps()},
 		{"wasm.host.violations", len(h.Violations())},
 		{"wasm.host.workers", len(h.workers)},

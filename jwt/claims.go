@@ -81,13 +81,22 @@ func stringClaim(val []byte, dst *string, has *bool) error {
 // issuer and audience. The first failure is returned; the Claims read so
 // far are returned with it, so a denial can be logged with sub and iss.
 func (v *Validator) Validate(payload []byte, now time.Time) (Claims, error) {
+	if kindOf(trimLeftWS(payload)) != kindObject {
+		return Claims{}, errPayloadObj
+	}
+	return v.validate(membersOf(payload, nil), now)
+}
+
+// ValidateToken is Validate on the token's payload, reading its claims
+// where Parse found them instead of scanning the payload again.
+func (v *Validator) ValidateToken(t *Token, now time.Time) (Claims, error) {
+	return v.validate(membersOf(t.Payload, &t.claims), now)
+}
+
+func (v *Validator) validate(it topMembers, now time.Time) (Claims, error) {
 	var c Claims
 	var aud []byte
 	var hasIss, hasSub, hasAud bool
-	if kindOf(trimLeftWS(payload)) != kindObject {
-		return c, errPayloadObj
-	}
-	it := newMemberIter(payload)
 	for {
 		name, val, ok := it.next()
 		if !ok {

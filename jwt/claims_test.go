@@ -1,6 +1,8 @@
 package jwt
 
 import (
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -91,4 +93,49 @@ func TestValidateOptionalChecks(t *testing.T) {
 		_, err := v.Validate(exp, testNow.Add(time.Second+time.Millisecond))
 		wantReason(t, err, ReasonExpired)
 	})
+}
+
+func TestClaimsReadThroughTheParseIndex(t *testing.T) {
+	v := Validator{Issuer: "https://idp", Audiences: []string{"api"}, RequireExp: true}
+	now := time.Unix(1_700_000_000, 0)
+	many := ""
+	for i := 0; i < maxIndexedClaims+5; i++ {
+		many += `"c` + strconv.Itoa(i) + `":` + strconv.Itoa(i) + `,`
+	}
+	payloads := map[string]string{
+		"an ordinary payload":               `{"iss":"https://idp","sub":"alice","aud":"api","exp":1700000100,"scope":"a b","x":{"y":"z"}}`,
+		"escaped member names":              `{"\u0069ss":"https://idp","s\u0075b":"alice","aud":["api"],"exp":1700000100,"sc\u006fpe":"a"}`,
+		"more members than the index holds": `{` + many + `"iss":"https://idp","sub":"alice","aud":"api","exp":1700000100,"scp":["a","b"]}`,
+		"claims last, after nested objects": `{"x":{"iss":"no","sub":"no"},"arr":[{"exp":1}],"iss":"https://idp","sub":"bob","aud":"api","exp":1700000100}`,
+		"an expired token":                  `{"iss":"https://idp","sub":"alice","aud":"api","exp":1600000000}`,
+		"a wrongly typed claim":             `{"iss":7,"sub":"alice","aud":"api","exp":1700000100}`,
+		"whitespace everywhere":             " {\n \"iss\" : \"https://idp\" ,\t\"sub\":\"carol\", \"aud\":\"api\",\"exp\" : 1700000100 } ",
+	}
+	for name, payload := range payloads {
+		t.Run(name+" reads the same through the index", func(t *testing.T) {
+			parsed := mustParse(t, tok(hdrRS256, payload))
+			if name == "more members than the index holds" && !parsed.claims.overflow {
+				t.Fatal("the index did not overflow")
+			}
+			if name == "an ordinary payload" && (parsed.claims.overflow || parsed.claims.n != 6) {
+				t.Fatalf("index holds %d members (overflow %v)", parsed.claims.n, parsed.claims.overflow)
+			}
+			c1, err1 := v.Validate(parsed.Payload, now)
+			c2, err2 := v.ValidateToken(parsed, now)
+			if c1 != c2 || ReasonOf(err1) != ReasonOf(err2) {
+				t.Fatalf("Validate %+v %v, ValidateToken %+v %v", c1, err1, c2, err2)
+			}
+			if s1, s2 := Scopes(parsed.Payload, []string{"scope", "scp"}), parsed.Scopes([]string{"scope", "scp"}); strings.Join(s1, " ") != strings.Join(s2, " ") {
+				t.Fatalf("scopes %q vs %q", s1, s2)
+			}
+			h1, ok1 := ClaimHeaderValue(parsed.Payload, "sub")
+			h2, ok2 := parsed.ClaimHeaderValue("sub")
+			if h1 != h2 || ok1 != ok2 {
+				t.Fatalf("sub %q %v vs %q %v", h1, ok1, h2, ok2)
+			}
+			if iss, ok := parsed.StringClaim("iss"); ok != (name != "a wrongly typed claim") || (ok && iss != "https://idp") {
+				t.Fatalf("StringClaim(iss) = %q, %v", iss, ok)
+			}
+		})
+	}
 }

@@ -25,6 +25,7 @@ const (
 	ReasonBadClaim              // a registered claim has the wrong JSON type
 	ReasonCrit                  // the header has "crit" (no extension is understood)
 	ReasonTooLarge              // token or key set over its size bound
+	ReasonUnverifiable          // a Verifier could not check the signature and forbade checking it in Go
 )
 
 var reasonNames = [...]string{
@@ -44,6 +45,7 @@ var reasonNames = [...]string{
 	ReasonBadClaim:       "bad_claim",
 	ReasonCrit:           "crit",
 	ReasonTooLarge:       "too_large",
+	ReasonUnverifiable:   "unverifiable",
 }
 
 // String returns a stable snake_case name for logs and metrics.

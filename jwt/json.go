@@ -50,12 +50,18 @@ type scanner struct {
 	fault      jsonFault
 	checkDups  bool
 	depthLimit int
+	index      *claimIndex // when set, the top-level object's members are recorded here
 }
 
 // checkObject reports whether data is exactly one strict JSON object (with
 // surrounding whitespace allowed) without duplicate member names anywhere.
-func checkObject(data []byte) jsonFault {
-	s := scanner{data: data, checkDups: true, depthLimit: maxJSONDepth}
+func checkObject(data []byte) jsonFault { return checkObjectIndexed(data, nil) }
+
+// checkObjectIndexed is checkObject that also records where the top-level
+// members are in index (when not nil): one pass over a payload serves every
+// later claim lookup.
+func checkObjectIndexed(data []byte, index *claimIndex) jsonFault {
+	s := scanner{data: data, checkDups: true, depthLimit: maxJSONDepth, index: index}
 	s.ws()
 	if s.pos >= len(data) {
 		return jsonSyntax
@@ -350,8 +356,8 @@ func (s *scanner) object(depth int) bool {
 		if !ok {
 			return false
 		}
+		span := nameSpan{start: int32(start), end: int32(start + len(name.raw)), escaped: name.escaped}
 		if s.checkDups {
-			span := nameSpan{start: int32(start), end: int32(start + len(name.raw)), escaped: name.escaped}
 			switch {
 			case seen != nil:
 				key := bytesString(name.decoded())
@@ -389,13 +395,76 @@ func (s *scanner) object(depth int) bool {
 		}
 		s.pos++
 		s.ws()
+		valueStart := s.pos
 		if !s.value(depth) {
 			return false
+		}
+		if depth == 1 && s.index != nil {
+			s.index.add(span, valueStart, s.pos)
 		}
 		if more, ok := s.separator('}'); !more {
 			return ok
 		}
 	}
+}
+
+// maxIndexedClaims bounds the members a claimIndex records; a payload with
+// more is read by scanning, as if it had no index.
+const maxIndexedClaims = 32
+
+// claimIndex locates the top-level members of a payload checked by
+// checkObjectIndexed, so reading a claim costs a comparison of names
+// instead of a scan of the payload (a scan is several microseconds in wasm,
+// and a token's claims are read four times: issuer, registered claims,
+// scopes, claim headers).
+type claimIndex struct {
+	n        int
+	overflow bool
+	members  [maxIndexedClaims]claimSpan
+}
+
+// claimSpan is one member: its name and its value's bounds in the payload.
+type claimSpan struct {
+	name                 nameSpan
+	valueStart, valueEnd int32
+}
+
+func (x *claimIndex) add(name nameSpan, valueStart, valueEnd int) {
+	if x.n == len(x.members) {
+		x.overflow = true
+		return
+	}
+	x.members[x.n] = claimSpan{name: name, valueStart: int32(valueStart), valueEnd: int32(valueEnd)}
+	x.n++
+}
+
+// topMembers walks the top-level members of a payload: from its index when
+// that holds them all, else by scanning (idx may be nil).
+type topMembers struct {
+	data []byte
+	idx  *claimIndex
+	i    int
+	it   memberIter
+}
+
+func membersOf(payload []byte, idx *claimIndex) topMembers {
+	if idx != nil && !idx.overflow {
+		return topMembers{data: payload, idx: idx}
+	}
+	return topMembers{data: payload, it: newMemberIter(payload)}
+}
+
+// next returns the next member's name and raw value.
+func (m *topMembers) next() (jsonString, []byte, bool) {
+	if m.idx == nil {
+		return m.it.next()
+	}
+	if m.i >= m.idx.n {
+		return jsonString{}, nil, false
+	}
+	c := &m.idx.members[m.i]
+	m.i++
+	return jsonString{raw: m.data[c.name.start:c.name.end], escaped: c.name.escaped}, m.data[c.valueStart:c.valueEnd], true
 }
 
 // separator consumes what follows an array element or object member: a

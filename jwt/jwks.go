@@ -37,8 +37,11 @@ type Key struct {
 	// never candidates for a token that names a kid.
 	HasKid bool
 
-	algs   AlgSet // the algorithms this key may verify (DESIGN §5)
-	ecSize int    // EC: byte length of R and of S in a raw signature
+	algs    AlgSet // the algorithms this key may verify (DESIGN §5)
+	ecSize  int    // EC: byte length of R and of S in a raw signature
+	ecOrder []byte // EC: the curve's order n, ecSize bytes big-endian (R and S must be in [1, n-1])
+	rsaSize int    // RSA: byte length of the modulus, which every signature has exactly
+	spki    []byte // RSA and EC: DER SubjectPublicKeyInfo for a native Verifier, built once here
 }
 
 // Algs returns the algorithms the key may verify: its declared alg, or
@@ -314,8 +317,11 @@ func parseRSA(k *Key, obj []byte) string {
 	if E < 3 || E&1 == 0 || E > 1<<31-1 {
 		return "RSA exponent out of range"
 	}
-	k.Public = &rsa.PublicKey{N: N, E: int(E)}
+	pub := &rsa.PublicKey{N: N, E: int(E)}
+	k.Public = pub
 	k.algs = rsaAlgs
+	k.rsaSize = (bits + 7) / 8
+	k.spki = rsaSPKI(pub)
 	return ""
 }
 
@@ -373,7 +379,9 @@ func parseEC(k *Key, obj []byte) string {
 	}
 	k.Public = pub
 	k.ecSize = size
+	k.ecOrder = curve.Params().N.FillBytes(make([]byte, size))
 	k.algs = AlgSet(0).With(alg)
+	k.spki = ecSPKI(curveOID(crv), point)
 	return ""
 }
 

@@ -1,6 +1,9 @@
 package jwt
 
 import (
+	"bytes"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"strings"
 	"testing"
@@ -196,6 +199,44 @@ func TestErrorsMatchByReason(t *testing.T) {
 		}
 		if (&Error{Reason: r}).Error() == "" {
 			t.Errorf("reason %d has an empty message", r)
+		}
+	}
+}
+
+// TestDecodeB64IsStrictBase64URL compares the token decoder with
+// encoding/base64's strict raw URL decoder on every short string over an
+// alphabet of valid, padding and stray characters, and on random strings.
+func TestDecodeB64IsStrictBase64URL(t *testing.T) {
+	ref := base64.RawURLEncoding.Strict()
+	check := func(s string) {
+		want, err := ref.DecodeString(s)
+		wantOK := err == nil && !strings.ContainsAny(s, "\r\n")
+		got, ok := decodeB64String(s)
+		if ok != wantOK || (ok && !bytes.Equal(got, want)) {
+			t.Fatalf("decodeB64(%q) = %x, %v; encoding/base64 says %x, %v", s, got, ok, want, wantOK)
+		}
+	}
+	chars := "AQgw_-9=\n+/ \x80"
+	var walk func(prefix string, depth int)
+	walk = func(prefix string, depth int) {
+		check(prefix)
+		if depth == 0 {
+			return
+		}
+		for i := 0; i < len(chars); i++ {
+			walk(prefix+chars[i:i+1], depth-1)
+		}
+	}
+	walk("", 5)
+	buf := make([]byte, 64)
+	for i := 0; i < 20000; i++ {
+		rand.Read(buf)
+		s := base64.RawURLEncoding.EncodeToString(buf[:i%64])
+		check(s)
+		if len(s) > 0 {
+			b := []byte(s)
+			b[i%len(b)] = chars[i%len(chars)]
+			check(string(b))
 		}
 	}
 }

@@ -71,10 +71,12 @@ func segmentEqual(name []byte, seg string) bool {
 	return j == len(name)
 }
 
-// lookupPath returns the raw JSON value at path, if present.
-func lookupPath(payload []byte, path string) ([]byte, bool) {
+// lookupPath returns the raw JSON value at path, if present. idx, when not
+// nil, locates payload's top-level members.
+func lookupPath(payload []byte, idx *claimIndex, path string) ([]byte, bool) {
 	cur := payload
 	rest := path
+	top := true
 	for {
 		seg, next, more, ok := nextSegment(rest)
 		if !ok {
@@ -83,7 +85,11 @@ func lookupPath(payload []byte, path string) ([]byte, bool) {
 		if kindOf(trimLeftWS(cur)) != kindObject {
 			return nil, false
 		}
-		it := newMemberIter(cur)
+		it := membersOf(cur, nil)
+		if top {
+			it = membersOf(cur, idx)
+			top = false
+		}
 		found := false
 		for {
 			n, v, ok := it.next()
@@ -110,9 +116,15 @@ func lookupPath(payload []byte, path string) ([]byte, bool) {
 // array of strings ("scp"). A present claim of any other type, or an array
 // holding a non-string, yields nil: a malformed scope claim grants nothing.
 // The strings may share memory with payload.
-func Scopes(payload []byte, claimNames []string) []string {
+func Scopes(payload []byte, claimNames []string) []string { return scopes(payload, nil, claimNames) }
+
+// Scopes is Scopes on the token's payload, using where Parse found its
+// claims.
+func (t *Token) Scopes(claimNames []string) []string { return scopes(t.Payload, &t.claims, claimNames) }
+
+func scopes(payload []byte, idx *claimIndex, claimNames []string) []string {
 	for _, name := range claimNames {
-		v, ok := lookupPath(payload, name)
+		v, ok := lookupPath(payload, idx, name)
 		if !ok {
 			continue
 		}
@@ -190,7 +202,7 @@ func nextSpaceItem(s string) (item, rest string) {
 // numerically equal to one; a boolean spelled as one. Objects, null and
 // absent paths hold nothing.
 func ClaimContains(payload []byte, path string, values []string) bool {
-	v, ok := lookupPath(payload, path)
+	v, ok := lookupPath(payload, nil, path)
 	if !ok {
 		return false
 	}
@@ -238,7 +250,36 @@ func scalarMatches(v []byte, values []string) bool {
 // that contain control characters (which no header may carry) report false.
 // The result never shares memory with payload.
 func ClaimHeaderValue(payload []byte, path string) (string, bool) {
-	v, ok := lookupPath(payload, path)
+	return claimHeaderValue(payload, nil, path)
+}
+
+// ClaimHeaderValue is ClaimHeaderValue on the token's payload, using where
+// Parse found its claims.
+func (t *Token) ClaimHeaderValue(path string) (string, bool) {
+	return claimHeaderValue(t.Payload, &t.claims, path)
+}
+
+// StringClaim returns the top-level claim name when it is a JSON string
+// (decoded; it may share memory with the payload).
+func (t *Token) StringClaim(name string) (string, bool) {
+	it := membersOf(t.Payload, &t.claims)
+	for {
+		n, v, ok := it.next()
+		if !ok {
+			return "", false
+		}
+		if n.equalString(name) {
+			s, ok := stringValue(v)
+			if !ok {
+				return "", false
+			}
+			return s.str(), true
+		}
+	}
+}
+
+func claimHeaderValue(payload []byte, idx *claimIndex, path string) (string, bool) {
+	v, ok := lookupPath(payload, idx, path)
 	if !ok {
 		return "", false
 	}

@@ -25,7 +25,8 @@ type Token struct {
 	Signature []byte
 
 	alg          Alg
-	signingInput string // header "." payload, as received
+	signingInput string     // header "." payload, as received
+	claims       claimIndex // where Payload's top-level members are, recorded by Parse's strict check
 }
 
 // Algorithm returns the token's alg as an Alg.
@@ -171,11 +172,11 @@ func Parse(raw string, maxBytes int) (*Token, error) {
 	if f := checkObject(header); f != jsonOK {
 		return nil, headerError(f)
 	}
-	if f := checkObject(payload); f != jsonOK {
+	t := &Token{Raw: raw, Header: header, Payload: payload, Signature: sig, signingInput: raw[:d2]}
+	if f := checkObjectIndexed(payload, &t.claims); f != jsonOK {
 		return nil, payloadError(f)
 	}
 
-	t := &Token{Raw: raw, Header: header, Payload: payload, Signature: sig, signingInput: raw[:d2]}
 	it := newMemberIter(header)
 	hasAlg := false
 	for {

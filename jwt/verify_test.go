@@ -8,47 +8,11 @@ import (
 	"crypto/sha256"
 	"encoding/asn1"
 	"errors"
+	"github.com/scopegate/scopegate/internal/testjwt"
 	"math/big"
 	"testing"
 	"time"
 )
-
-// Known-answer vectors: RFC 7515 appendix A.1 (HS256), A.2 (RS256), A.3
-// (ES256) share one payload; RFC 8037 appendix A.4 signs a non-JSON payload.
-const (
-	rfc7515Payload = "eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ"
-	rfc7515HSKey   = "AyM1SysPpbyDfgZld3umj1qzKObwVMkoqQ-EstJQLr_T-1qS0gZH75aKtMN3Yj0iPS4hcgUuTwjAzZr1Z9CAow"
-	rfc7515HS256   = "eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9." + rfc7515Payload + ".dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
-	rfc7515RSAN    = "ofgWCuLjybRlzo0tZWJjNiuSfb4p4fAkd_wWJcyQoTbji9k0l8W26mPddxHmfHQp-Vaw-4qPCJrcS2mJPMEzP1Pt0Bm4d4QlL-yRT-SFd2lZS-pCgNMsD1W_YpRPEwOWvG6b32690r2jZ47soMZo9wGzjb_7OMg0LOL-bSf63kpaSHSXndS5z5rexMdbBYUsLA9e-KXBdQOS-UTo7WTBEMa2R2CapHg665xsmtdVMTBQY4uDZlxvb3qCo5ZwKh9kG4LT6_I5IhlJH7aGhyxXFvUK-DWNmoudF8NAco9_h9iaGNj8q2ethFkMLs91kzk2PAcDTW9gb54h4FRWyuXpoQ"
-	rfc7515RS256   = "eyJhbGciOiJSUzI1NiJ9." + rfc7515Payload + ".cC4hiUPoj9Eetdgtv3hF80EGrhuB__dzERat0XF9g2VtQgr9PJbu3XOiZj5RZmh7AAuHIm4Bh-0Qc_lF5YKt_O8W2Fp5jujGbds9uJdbF9CUAr7t1dnZcAcQjbKBYNX4BAynRFdiuB--f_nZLgrnbyTyWzO75vRK5h6xBArLIARNPvkSjtQBMHlb1L07Qe7K0GarZRmB_eSN9383LcOLn6_dO--xi12jzDwusC-eOkHWEsqtFZESc6BfI7noOPqvhJ1phCnvWh6IeYI2w9QOYEUipUTI8np6LbgGY9Fs98rqVt5AXLIhWkWywlVmtVrBp0igcN_IoypGlUPQGe77Rw"
-	rfc7515ECX     = "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU"
-	rfc7515ECY     = "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"
-	rfc7515ES256   = "eyJhbGciOiJFUzI1NiJ9." + rfc7515Payload + ".DtEhU3ljbEg8L38VWAfUAqOyKAM6-Xx-F4GawxaepmXFCgfTjDxw5djxLa8ISlSApmWQxfKTUJqPP3-Kg6NU1Q"
-	rfc8037X       = "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"
-	rfc8037Input   = "eyJhbGciOiJFZERTQSJ9.RXhhbXBsZSBvZiBFZDI1NTE5IHNpZ25pbmc"
-	rfc8037Sig     = "hgyY0il_MGCjP0JzlnLWG1PPOt7-09PGcvMg3AIbQR6dWbhijcNR4ki4iylGjg5BhVsPt9g7sVvpAr_MuM0KAg"
-)
-
-// Signature-level vectors whose payloads are text, not claims sets: RFC 7515
-// appendix A.4 (ES512 on P-521) and RFC 7520 §4.4 (HS256 with a kid).
-const (
-	rfc7515P521X   = "AekpBQ8ST8a8VcfVOTNl353vSrDCLLJXmPk06wTjxrrjcBpXp5EOnYG_NjFZ6OvLFV1jSfS9tsz4qUxcWceqwQGk"
-	rfc7515P521Y   = "ADSmRA43Z1DSNx_RvcLI87cdL07l6jQyyBXMoxVg_l2Th-x3S1WDhjDly79ajL4Kkd0AZMaZmh9ubmf63e3kyMj2"
-	rfc7515ES512In = "eyJhbGciOiJFUzUxMiJ9.UGF5bG9hZA"
-	rfc7515ES512   = "AdwMgeerwtHoh-l192l60hp9wAHZFVJbLfD_UxMi70cwnZOYaRI1bKPWROc-mZZqwqT2SI-KGDKB34XO0aw_7XdtAG8GaSwFKdCAPZgoXD2YBJZCPEX3xKpRwcdOO8KpEHwJjyqOgzDO7iKvU8vcnwNrmxYbSW9ERBXukOXolLzeO_Jn"
-	rfc7520HSKey   = "hJtXIZ2uSN5kbQfbtTNWbpdmhkV8FJG-Onbc6mxCcYg"
-	rfc7520HS256In = "eyJhbGciOiJIUzI1NiIsImtpZCI6IjAxOGMwYWU1LTRkOWItNDcxYi1iZmQ2LWVlZjMxNGJjNzAzNyJ9.SXTigJlzIGEgZGFuZ2Vyb3VzIGJ1c2luZXNzLCBGcm9kbywgZ29pbmcgb3V0IHlvdXIgZG9vci4gWW91IHN0ZXAgb250byB0aGUgcm9hZCwgYW5kIGlmIHlvdSBkb24ndCBrZWVwIHlvdXIgZmVldCwgdGhlcmXigJlzIG5vIGtub3dpbmcgd2hlcmUgeW91IG1pZ2h0IGJlIHN3ZXB0IG9mZiB0by4"
-	rfc7520HS256   = "s0h6KThzkfBBBkLspW1h84VsJZFTsPPqMDA7g1Md7p0"
-)
-
-var rfcJWKS = []byte(`{"keys":[
- {"kty":"oct","kid":"a1","k":"` + rfc7515HSKey + `"},
- {"kty":"RSA","kid":"a2","n":"` + rfc7515RSAN + `","e":"AQAB"},
- {"kty":"EC","kid":"a3","crv":"P-256","x":"` + rfc7515ECX + `","y":"` + rfc7515ECY + `"},
- {"kty":"OKP","kid":"a4","crv":"Ed25519","x":"` + rfc8037X + `"},
- {"kty":"EC","kid":"a5","crv":"P-521","x":"` + rfc7515P521X + `","y":"` + rfc7515P521Y + `"},
- {"kty":"oct","kid":"018c0ae5-4d9b-471b-bfd6-eef314bc7037","use":"sig","alg":"HS256","k":"` + rfc7520HSKey + `"}
-]}`)
 
 // flipLast changes the last signature character so the signature bytes
 // differ but stay canonical base64url.
@@ -66,14 +30,14 @@ func flipLast(raw string) string {
 }
 
 func TestKnownAnswerVectors(t *testing.T) {
-	set := mustParseJWKS(t, rfcJWKS, JWKSOptions{AllowOct: true})
+	set := mustParseJWKS(t, testjwt.RFCJWKS, JWKSOptions{AllowOct: true})
 	allowed := DefaultAlgs.With(HS256)
 	for _, c := range []struct {
 		name, raw, kty string
 	}{
-		{"RFC 7515 A.1 HS256 verifies", rfc7515HS256, "oct"},
-		{"RFC 7515 A.2 RS256 verifies", rfc7515RS256, "RSA"},
-		{"RFC 7515 A.3 ES256 verifies", rfc7515ES256, "EC"},
+		{"RFC 7515 A.1 HS256 verifies", testjwt.RFC7515HS256, "oct"},
+		{"RFC 7515 A.2 RS256 verifies", testjwt.RFC7515RS256, "RSA"},
+		{"RFC 7515 A.3 ES256 verifies", testjwt.RFC7515ES256, "EC"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			tk := mustParse(t, c.raw)
@@ -100,9 +64,9 @@ func TestKnownAnswerVectors(t *testing.T) {
 		name, kid, input, sig string
 		alg                   Alg
 	}{
-		{"RFC 8037 A.4 Ed25519 verifies at the signature level", "a4", rfc8037Input, rfc8037Sig, EdDSA},
-		{"RFC 7515 A.4 ES512 verifies at the signature level", "a5", rfc7515ES512In, rfc7515ES512, ES512},
-		{"RFC 7520 4.4 HS256 verifies at the signature level", "018c0ae5-4d9b-471b-bfd6-eef314bc7037", rfc7520HS256In, rfc7520HS256, HS256},
+		{"RFC 8037 A.4 Ed25519 verifies at the signature level", "a4", testjwt.RFC8037Input, testjwt.RFC8037Sig, EdDSA},
+		{"RFC 7515 A.4 ES512 verifies at the signature level", "a5", testjwt.RFC7515ES512In, testjwt.RFC7515ES512, ES512},
+		{"RFC 7520 4.4 HS256 verifies at the signature level", "018c0ae5-4d9b-471b-bfd6-eef314bc7037", testjwt.RFC7520HS256In, testjwt.RFC7520HS256, HS256},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			var k *Key

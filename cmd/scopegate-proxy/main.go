@@ -6,7 +6,7 @@
 //
 //	scopegate-proxy -module dist/scopegate.wasm -config plugin.json \
 //	    -upstream http://127.0.0.1:9100 -cluster idp=http://127.0.0.1:9000 \
-//	    -listen 127.0.0.1:8080 -admin 127.0.0.1:9901 -workers 2
+//	    -listen 127.0.0.1:8080 -admin 127.0.0.1:9901 -workers 2 -verify-signature present
 //
 // -config and -upstream are required. A scopegate configuration naming a
 // cluster the proxy was not given (-cluster) is refused before the module
@@ -84,6 +84,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	workers := fs.Int("workers", 2, "worker VMs (one per Envoy worker thread)")
 	logLevel := fs.String("log-level", "info", "trace, debug, info, warn, error or critical")
 	pollOneoff := fs.String("poll-oneoff", "enosys", "WASI poll_oneoff: enosys (Envoy 1.33-1.38) or no-events (newer Envoy)")
+	verifySignature := fs.String("verify-signature", "present", "what proxy_call_foreign_function answers: present (Envoy 1.30+: verify_signature checks\n"+
+		"RSA PKCS#1 v1.5 and DER ECDSA signatures), absent (NotFound: an Envoy without it), unimplemented\n"+
+		"(Unimplemented, as APISIX/MOSN-based hosts), trap (traps the VM, as Kong's ngx_wasm_module,\n"+
+		"which also lacks Envoy's plugin_vm_id and xds.* properties)")
 	pluginName := fs.String("plugin-name", "scopegate", "plugin name (Envoy's config.name) in logs and properties")
 	rootID := fs.String("root-id", "", "plugin root_id (Envoy's config.root_id), in logs and properties")
 	vmID := fs.String("vm-id", "", "VM vm_id (Envoy's vm_config.vm_id), in logs and properties")
@@ -106,6 +110,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	foreign, err := host.ParseVerifySignatureMode(*verifySignature)
+	if err != nil {
+		return err
+	}
 	cfg := host.Config{
 		Module:              *module,
 		PluginName:          *pluginName,
@@ -115,6 +123,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Clusters:            clusters,
 		Upstream:            *upstream,
 		PollOneoff:          mode,
+		VerifySignature:     foreign,
 		CompilationCacheDir: *cacheDir,
 		LogLevel:            level,
 		Log:                 stderr,

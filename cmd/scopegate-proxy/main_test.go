@@ -91,11 +91,12 @@ func TestProxyCommandRejectsBadFlags(t *testing.T) {
 	os.WriteFile(cfgPath, []byte(`{}`), 0o644)
 	required := []string{"-config", cfgPath, "-upstream", "http://127.0.0.1:9"}
 	cases := map[string][]string{
-		"a cluster without a URL":      {"-cluster", "idp"},
-		"a cluster URL without scheme": {"-cluster", "idp=127.0.0.1:9000"},
-		"an unknown log level":         {"-log-level", "loud"},
-		"an unknown poll mode":         {"-poll-oneoff", "maybe"},
-		"a missing module":             {"-module", "/nonexistent.wasm"},
+		"a cluster without a URL":          {"-cluster", "idp"},
+		"a cluster URL without scheme":     {"-cluster", "idp=127.0.0.1:9000"},
+		"an unknown log level":             {"-log-level", "loud"},
+		"an unknown poll mode":             {"-poll-oneoff", "maybe"},
+		"an unknown verify_signature mode": {"-verify-signature", "sometimes"},
+		"a missing module":                 {"-module", "/nonexistent.wasm"},
 	}
 	for name, args := range cases {
 		t.Run(name+" is an error", func(t *testing.T) {

@@ -2,6 +2,12 @@ package abi_test
 
 import (
 	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
 	"io"
 	"net"
 	"net/http"
@@ -10,7 +16,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
+
 	"github.com/scopegate/scopegate/host"
+	"github.com/scopegate/scopegate/host/envoycrypto"
 	"github.com/scopegate/scopegate/internal/syncbuf"
 	"github.com/scopegate/scopegate/internal/wasmbuild"
 )
@@ -432,4 +441,76 @@ func TestPassthroughGuest(t *testing.T) {
 	if v := h.Violations(); len(v) != 0 {
 		t.Fatalf("violations: %v", v)
 	}
+}
+
+func TestGuestForeignFunctionCall(t *testing.T) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spki, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := []byte("signed text")
+	digest := sha256.Sum256(text)
+	sig, err := rsa.SignPKCS1v15(nil, key, crypto.SHA256, digest[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := envoycrypto.EncodeArguments("sha256", spki, sig, text)
+	call := func(t *testing.T, h *host.Host, name string, args []byte) (status, result string) {
+		t.Helper()
+		d := do(t, h, host.Request{Path: "/foreign", Headers: [][2]string{{"x-function", name}, {"x-args", hex.EncodeToString(args)}}})
+		if !d.Continue {
+			t.Fatalf("decision %+v", d)
+		}
+		return header(d.Headers, "x-foreign-status"), header(d.Headers, "x-foreign-result")
+	}
+	withMode := func(m host.VerifySignatureMode) func(*host.Config) {
+		return func(c *host.Config) { c.VerifySignature = m }
+	}
+	t.Run("Envoy's verify_signature answers through the guest allocator", func(t *testing.T) {
+		h := guestHost(t, nil)
+		status, result := call(t, h, "verify_signature", args)
+		want, _ := envoycrypto.VerifySignature(args)
+		if status != "ok" || result != hex.EncodeToString(want) || result != "0801" {
+			t.Fatalf("status %q result %q, want ok %x", status, result, want)
+		}
+		if status, _ := call(t, h, "verify_signature", []byte{0x0a, 0x7f}); status != types.ErrorStatusBadArgument.Error() {
+			t.Fatalf("unparsable arguments: %q", status)
+		}
+		if status, _ := call(t, h, "no_such_function", args); status != types.ErrorStatusNotFound.Error() {
+			t.Fatalf("unknown function: %q", status)
+		}
+		if h.ForeignCalls() != 3 || h.Traps() != 0 {
+			t.Fatalf("%d foreign calls, %d traps", h.ForeignCalls(), h.Traps())
+		}
+		if !logged(h, "guest: property plugin_vm_id: ok 0 bytes") || !logged(h, "guest: property xds.node: ok") {
+			t.Fatalf("Envoy's properties missing; logs %+v", h.Logs())
+		}
+	})
+	t.Run("without verify_signature every call is NotFound", func(t *testing.T) {
+		h := guestHost(t, withMode(host.VerifySignatureAbsent))
+		if status, result := call(t, h, "verify_signature", args); status != types.ErrorStatusNotFound.Error() || result != "" {
+			t.Fatalf("status %q result %q", status, result)
+		}
+	})
+	t.Run("an Unimplemented host answers every call so", func(t *testing.T) {
+		h := guestHost(t, withMode(host.VerifySignatureUnimplemented))
+		if status, _ := call(t, h, "verify_signature", args); status != types.ErrorUnimplemented.Error() {
+			t.Fatalf("status %q", status)
+		}
+	})
+	t.Run("a host playing ngx_wasm_module traps the VM and lacks Envoy's properties", func(t *testing.T) {
+		h := guestHost(t, withMode(host.VerifySignatureTrap))
+		if !logged(h, "guest: property plugin_vm_id: "+types.ErrorStatusNotFound.Error()) ||
+			!logged(h, "guest: property xds.node: "+types.ErrorInternalFailure.Error()) {
+			t.Fatalf("Envoy-only properties answered; logs %+v", h.Logs())
+		}
+		d := do(t, h, host.Request{Path: "/foreign", Headers: [][2]string{{"x-function", "verify_signature"}, {"x-args", hex.EncodeToString(args)}}})
+		if d.Continue || h.Traps() != 1 {
+			t.Fatalf("decision %+v, %d traps; want the request failed by a trap", d, h.Traps())
+		}
+	})
 }

@@ -396,6 +396,22 @@ func GetProperty(path []string) ([]byte, error) {
 	return append([]byte(nil), b...), nil
 }
 
+// CallForeignFunction calls a function the host registered under name,
+// such as Envoy's verify_signature, and returns its answer. The answer
+// aliases the binding's memory: it is valid until the next host call that
+// returns data, so copy what must be kept. A host that lacks the function
+// should answer types.ErrorStatusNotFound, but Kong's ngx_wasm_module traps
+// instead: call only a function the host is known to have.
+func CallForeignFunction(name string, args []byte) ([]byte, error) {
+	if !started {
+		return nil, errInitPhase
+	}
+	results.reset()
+	retPtr, retSize = 0, 0
+	return returned(proxyCallForeignFunction(strPtr(name), uint32(len(name)),
+		bytesPtr(args), uint32(len(args)), &retPtr, &retSize))
+}
+
 // GetLogLevel returns the host's current log level (proxy_get_log_level).
 // It is asked once per callback and remembered until the next one.
 func GetLogLevel() (LogLevel, error) {

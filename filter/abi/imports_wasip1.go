@@ -73,3 +73,6 @@ func proxyRecordMetric(metricID uint32, value uint64) uint32
 
 //go:wasmimport env proxy_get_metric
 func proxyGetMetric(metricID uint32, retValue *uint64) uint32
+
+//go:wasmimport env proxy_call_foreign_function
+func proxyCallForeignFunction(name *byte, nameSize uint32, args *byte, argsSize uint32, retData, retSize *uint32) uint32

@@ -3,6 +3,8 @@
 package abi
 
 import (
+	"sync"
+
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
 )
@@ -187,4 +189,40 @@ type MetricHistogram = proxywasm.MetricHistogram
 // DefineHistogramMetric defines (or finds) a histogram by name.
 func DefineHistogramMetric(name string) MetricHistogram {
 	return proxywasm.DefineHistogramMetric(name)
+}
+
+// ForeignFunction plays a host's foreign function in native runs: it gets
+// the arguments and answers a result, or an error status such as
+// types.ErrorStatusNotFound or types.ErrorUnimplemented.
+type ForeignFunction func(args []byte) ([]byte, error)
+
+var (
+	foreignMu        sync.Mutex
+	foreignFunctions = map[string]ForeignFunction{}
+)
+
+// SetForeignFunction makes CallForeignFunction(name, ...) call f in native
+// runs (nil removes it). The SDK's emulator can register foreign functions
+// too, but they can only answer Ok, and a name nobody registered aborts the
+// test process; tests of the other statuses register here.
+func SetForeignFunction(name string, f ForeignFunction) {
+	foreignMu.Lock()
+	defer foreignMu.Unlock()
+	if f == nil {
+		delete(foreignFunctions, name)
+		return
+	}
+	foreignFunctions[name] = f
+}
+
+// CallForeignFunction calls the function registered with SetForeignFunction
+// under name, or else the SDK emulator's (proxytest's RegisterForeignFunction).
+func CallForeignFunction(name string, args []byte) ([]byte, error) {
+	foreignMu.Lock()
+	f := foreignFunctions[name]
+	foreignMu.Unlock()
+	if f != nil {
+		return f(args)
+	}
+	return proxywasm.CallForeignFunction(name, args)
 }

@@ -157,3 +157,36 @@ func TestNativeForwardingUnderProxytest(t *testing.T) {
 		}
 	})
 }
+
+func TestNativeForeignFunctions(t *testing.T) {
+	host, reset := proxytest.NewHostEmulator(proxytest.NewEmulatorOption().WithVMContext(&nativeVM{}))
+	defer reset()
+	t.Run("a function set here answers with its result or its status", func(t *testing.T) {
+		abi.SetForeignFunction("f", func(args []byte) ([]byte, error) {
+			if string(args) == "fail" {
+				return nil, types.ErrorUnimplemented
+			}
+			return append([]byte("got "), args...), nil
+		})
+		defer abi.SetForeignFunction("f", nil)
+		if out, err := abi.CallForeignFunction("f", []byte("x")); err != nil || string(out) != "got x" {
+			t.Fatalf("= %q, %v", out, err)
+		}
+		if _, err := abi.CallForeignFunction("f", []byte("fail")); !errors.Is(err, types.ErrorUnimplemented) {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("other names go to the emulator's registered functions", func(t *testing.T) {
+		host.RegisterForeignFunction("g", func(args []byte) []byte { return append([]byte("emulated "), args...) })
+		if out, err := abi.CallForeignFunction("g", []byte("y")); err != nil || string(out) != "emulated y" {
+			t.Fatalf("= %q, %v", out, err)
+		}
+	})
+	t.Run("a removed function is no longer called", func(t *testing.T) {
+		abi.SetForeignFunction("g", func([]byte) ([]byte, error) { return []byte("override"), nil })
+		abi.SetForeignFunction("g", nil)
+		if out, _ := abi.CallForeignFunction("g", []byte("z")); string(out) != "emulated z" {
+			t.Fatalf("= %q", out)
+		}
+	})
+}

@@ -69,6 +69,7 @@ var abiImports = map[string]sig{
 	"proxy_increment_metric":             {[]api.ValueType{i32, i64}, i32s(1)},
 	"proxy_record_metric":                {[]api.ValueType{i32, i64}, i32s(1)},
 	"proxy_get_metric":                   {i32s(2), i32s(1)},
+	"proxy_call_foreign_function":        {i32s(6), i32s(1)},
 }
 
 // TestModuleSignatures checks the compiled guests against the ABI tables:

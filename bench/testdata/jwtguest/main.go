@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
+	"github.com/tidwall/gjson"
 
 	"github.com/scopegate/scopegate/filter/abi"
 	"github.com/scopegate/scopegate/jwt"
@@ -70,6 +71,12 @@ const (
 	opHash     = 4 // maphash of the whole token (the cache key)
 	opSubValue = 5 // jwt.ClaimHeaderValue(payload, "sub")
 	opBase64   = 6 // base64url-decoding the three segments (part of Parse)
+	// The same reads through the claim index Parse records (issue #14).
+	opValidateToken = 7  // Validator.ValidateToken
+	opTokenScopes   = 8  // Token.Scopes
+	opTokenSub      = 9  // Token.ClaimHeaderValue("sub")
+	opTokenIss      = 10 // Token.StringClaim("iss")
+	opGJSONIss      = 11 // gjson.GetBytes(payload, "iss"), what the filter read iss with before
 )
 
 //go:wasmexport bench_jwt
@@ -104,6 +111,20 @@ func benchJWT(op, n uint32) uint64 {
 				}
 				sink += uint64(n)
 			}
+		case opValidateToken:
+			if _, err := valid.ValidateToken(token, now); err != nil {
+				return 0
+			}
+		case opTokenScopes:
+			sink += uint64(len(token.Scopes([]string{"scope", "scp"})))
+		case opTokenSub:
+			v, _ := token.ClaimHeaderValue("sub")
+			sink += uint64(len(v))
+		case opTokenIss:
+			v, _ := token.StringClaim("iss")
+			sink += uint64(len(v))
+		case opGJSONIss:
+			sink += uint64(len(gjson.GetBytes(token.Payload, "iss").Str))
 		default:
 			return 0
 		}

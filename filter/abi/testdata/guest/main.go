@@ -7,6 +7,7 @@
 package main
 
 import (
+	"encoding/hex"
 	"errors"
 	"runtime"
 	"strconv"
@@ -76,6 +77,16 @@ func (p *pluginContext) OnPluginStart(size int) types.OnPluginStartStatus {
 		abi.LogError("guest: plugin_name: " + err.Error())
 	}
 	abi.LogInfo("guest: configured " + string(name) + ": " + string(cfg))
+	// What a filter can learn about its host before calling a foreign
+	// function (Envoy has both properties; ngx_wasm_module neither).
+	for _, path := range [][]string{{"plugin_vm_id"}, {"xds", "node"}} {
+		v, err := abi.GetProperty(path)
+		status := "ok " + strconv.Itoa(len(v)) + " bytes"
+		if err != nil {
+			status = err.Error()
+		}
+		abi.LogInfo("guest: property " + strings.Join(path, ".") + ": " + status)
+	}
 	p.requests = abi.DefineCounterMetric("guest.requests")
 	p.ticks = abi.DefineCounterMetric("guest.ticks")
 	p.gauge = abi.DefineGaugeMetric("guest.gauge")
@@ -139,6 +150,8 @@ func (h *httpContext) OnHttpRequestHeaders(int, bool) types.Action {
 		return h.shared()
 	case "/property":
 		return h.property()
+	case "/foreign":
+		return h.foreign()
 	case "/tick-count":
 		v, _, err := abi.GetSharedData("guest.tick")
 		if err != nil {
@@ -311,6 +324,25 @@ func (h *httpContext) property() types.Action {
 	_, missing := abi.GetProperty([]string{"no", "such", "property"})
 	_ = abi.ReplaceHttpRequestHeader("x-property", string(p))
 	_ = abi.ReplaceHttpRequestHeader("x-missing-property", strconv.FormatBool(errors.Is(missing, types.ErrorStatusNotFound)))
+	return types.ActionContinue
+}
+
+// foreign calls the foreign function named by x-function with the
+// hex-encoded x-args and reports the answer (hex) and status.
+func (h *httpContext) foreign() types.Action {
+	name, _ := abi.GetHttpRequestHeader("x-function")
+	hexArgs, _ := abi.GetHttpRequestHeader("x-args")
+	args, err := hex.DecodeString(hexArgs)
+	if err != nil {
+		return h.fail("x-args: " + err.Error())
+	}
+	out, err := abi.CallForeignFunction(name, args)
+	status := "ok"
+	if err != nil {
+		status = err.Error()
+	}
+	_ = abi.ReplaceHttpRequestHeader("x-foreign-status", status)
+	_ = abi.ReplaceHttpRequestHeader("x-foreign-result", hex.EncodeToString(out))
 	return types.ActionContinue
 }
 
