@@ -236,6 +236,7 @@ type Host struct {
 
 	mu         sync.Mutex
 	logs       []LogEntry
+	lineBuf    []byte // writeLine's reused line (under mu)
 	violations []Violation
 	closed     bool
 	bg         sync.WaitGroup
@@ -415,16 +416,16 @@ func (h *Host) ABIVersion() string { return h.abi }
 func (h *Host) log(level LogLevel, vmName, msg string) {
 	e := LogEntry{Time: time.Now(), Level: level, Plugin: h.cfg.PluginName, VM: vmName, Message: msg}
 	h.mu.Lock()
+	defer h.mu.Unlock()
 	if len(h.logs) >= maxLogEntries {
 		h.logs = append(h.logs[:0], h.logs[len(h.logs)/2:]...)
 	}
 	h.logs = append(h.logs, e)
-	h.mu.Unlock()
-	if level >= h.cfg.LogLevel {
-		h.writeLine(h.cfg.Log, level, h.cfg.PluginName+": "+msg)
+	if level >= h.cfg.LogLevel && h.cfg.Log != io.Discard {
+		h.writeLine(h.cfg.Log, e.Time, level, h.cfg.PluginName, msg)
 	}
 	if debugLog && h.cfg.Log != os.Stderr {
-		h.writeLine(os.Stderr, level, h.cfg.PluginName+" "+vmName+": "+msg)
+		h.writeLine(os.Stderr, e.Time, level, h.cfg.PluginName+" "+vmName, msg)
 	}
 }
 
@@ -432,11 +433,20 @@ func (h *Host) log(level LogLevel, vmName, msg string) {
 // every level, to stderr, whatever Config.Log says: for debugging tests.
 var debugLog = os.Getenv("SCOPEGATE_HOST_DEBUG") != ""
 
-func (h *Host) writeLine(w io.Writer, level LogLevel, msg string) {
-	line := fmt.Sprintf("[%s][%s][wasm] %s\n", time.Now().UTC().Format("2006-01-02 15:04:05.000"), level, msg)
-	h.mu.Lock()
-	io.WriteString(w, line)
-	h.mu.Unlock()
+// writeLine writes one line in Envoy's format, "[time][level][wasm] who:
+// msg", built in a reused buffer; h.mu must be held.
+func (h *Host) writeLine(w io.Writer, t time.Time, level LogLevel, who, msg string) {
+	b := append(h.lineBuf[:0], '[')
+	b = t.UTC().AppendFormat(b, "2006-01-02 15:04:05.000")
+	b = append(b, "]["...)
+	b = append(b, level.String()...)
+	b = append(b, "][wasm] "...)
+	b = append(b, who...)
+	b = append(b, ": "...)
+	b = append(b, msg...)
+	b = append(b, '\n')
+	w.Write(b)
+	h.lineBuf = b
 }
 
 // Logs returns a copy of the log entries seen so far (every level).
