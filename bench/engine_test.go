@@ -137,6 +137,16 @@ func newEngineScenario(tb testing.TB, rounds int) *engineScenario {
 		r := add("miss_"+alg, "scopegate-miss", 0, reqs...)
 		r.Reuse, r.Batch, r.WarmupBatches = false, batch, missWarmupBatches
 	}
+	// SCOPEGATE_BENCH_SCENARIO keeps a copy, for bench/v8/profile.mjs.
+	if path := os.Getenv("SCOPEGATE_BENCH_SCENARIO"); path != "" {
+		data, err := json.Marshal(sc)
+		if err == nil {
+			err = os.WriteFile(path, data, 0o644)
+		}
+		if err != nil {
+			tb.Fatalf("SCOPEGATE_BENCH_SCENARIO: %v", err)
+		}
+	}
 	return sc
 }
 
@@ -150,7 +160,8 @@ func minimalRequest(path, token string) host.Request {
 }
 
 // browserRequest is what a browser's fetch() sends: 20 headers with the
-// pseudo headers and the token, a 1 KiB cookie among them.
+// pseudo headers and the token, a 1 KiB cookie among them (3.2 KB
+// serialized with mint's 1.3 KB token).
 func browserRequest(path, token string) host.Request {
 	r := minimalRequest(path, token)
 	r.Headers = append(r.Headers, [][2]string{
@@ -399,4 +410,26 @@ func headerBytes(r host.Request) int {
 		n += 8 + len(p[0]) + len(p[1]) + 2
 	}
 	return n
+}
+
+// TestEngineRequestsAreWhatTheDocsSay keeps BenchmarkEngine's header sets
+// what BENCHMARKS.md describes: 5 headers, and 20 browser-like ones (about
+// 3 KB serialized with the 1.3 KB token, a 1 KiB cookie among them), both
+// with the pseudo headers and the token.
+func TestEngineRequestsAreWhatTheDocsSay(t *testing.T) {
+	token := mint(keyFor("RS256"))
+	minimal, browser := minimalRequest("/api/orders/42", token), browserRequest("/api/orders/42", token)
+	if n := 4 + len(minimal.Headers); n != 5 {
+		t.Errorf("the minimal request has %d headers, want 5", n)
+	}
+	if n := 4 + len(browser.Headers); n != 20 {
+		t.Errorf("the browser-like request has %d headers, want 20", n)
+	}
+	if len(browserCookie) != 1024 {
+		t.Errorf("the cookie is %d bytes, want 1024", len(browserCookie))
+	}
+	if size := headerBytes(browser); size < 2600 || size > 3600 {
+		t.Errorf("the browser-like header map is %d bytes serialized, want about 3 KB", size)
+	}
+	t.Logf("serialized header maps: minimal %d bytes, browser-like %d bytes (token %d bytes)", headerBytes(minimal), headerBytes(browser), len(token))
 }
