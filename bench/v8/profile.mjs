@@ -38,10 +38,13 @@ await session.post('Profiler.setSamplingInterval', { interval: 50 });
 await session.post('Profiler.start');
 let n = 0;
 const until = performance.now() + Number(seconds) * 1000;
+// The clock is read every 64 requests, so that it stays out of the profile.
 while (performance.now() < until) {
-  const d = host.request(req);
-  if (answer(d) !== want) throw new Error(`answer ${answer(d)}, want ${want}`);
-  n++;
+  for (let i = 0; i < 64; i++) {
+    const d = host.request(req);
+    if (answer(d) !== want) throw new Error(`answer ${answer(d)}, want ${want}`);
+  }
+  n += 64;
 }
 const { profile } = await session.post('Profiler.stop');
 
