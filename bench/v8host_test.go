@@ -220,6 +220,14 @@ func TestV8HostFollowsTheGoHostsRules(t *testing.T) {
 					t.Errorf("decision = %+v", d)
 				}
 			}},
+		{"a local response with more than 1024 headers gets none", hostJob{module: guest("pass"),
+			requests: []host.Request{req("/", [2]string{"x-big-local", "1"})}},
+			func(t *testing.T, o outcome) {
+				d := o.Decisions[0]
+				if d.Status != 418 || len(d.ResponseHeaders) != 0 || len(o.Violations) != 1 || o.Violations[0].Rule != host.RuleHeaderMapLimit {
+					t.Errorf("outcome = %+v", o)
+				}
+			}},
 		{"an import Envoy does not provide fails the load", hostJob{module: guest("badimport"),
 			loadErrHas: "wasi_snapshot_preview1.fd_filestat_get, which Envoy does not provide"}, nil},
 		{"an export with a non-i32 parameter fails the load", hostJob{module: guest("badsig"),

@@ -103,26 +103,25 @@ function encodedPairsSize(map) {
   return size;
 }
 
-// decodePairs parses a serialized header map: a little-endian u32 count,
+// decodePairs parses the serialized header map of n bytes at base in buf
+// (a Buffer; dv a DataView of the same memory): a little-endian u32 count,
 // (key length, value length) per pair, then each key and value followed by
 // a NUL. It returns {pairs} or {error, tooLarge}.
-export function decodePairs(bytes) {
-  const n = bytes.length;
+function decodePairs(buf, dv, base, n) {
   if (n === 0) return { pairs: [] };
   if (n > MAX_PAIRS_BYTES) return { error: 'header map over 1024 pairs or 1 MiB', tooLarge: true };
   if (n < 4) return { error: 'header map shorter than its count' };
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, n);
-  const count = dv.getUint32(0, true);
+  const count = dv.getUint32(base, true);
   if (count > MAX_PAIRS_COUNT) return { error: 'header map over 1024 pairs or 1 MiB', tooLarge: true };
-  let off = 4 + 8 * count;
-  if (off > n) return { error: 'header map sizes run past its end' };
-  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, n);
+  let off = base + 4 + 8 * count;
+  const end = base + n;
+  if (off > end) return { error: 'header map sizes run past its end' };
   const pairs = new Array(count);
   for (let i = 0; i < count; i++) {
-    const kl = dv.getUint32(4 + 8 * i, true), vl = dv.getUint32(8 + 8 * i, true);
-    if (off + kl + 1 + vl + 1 > n) return { error: 'header map entry runs past its end' };
-    if (bytes[off + kl] !== 0 || bytes[off + kl + 1 + vl] !== 0) return { error: 'header map entry not NUL-terminated' };
-    const key = buf.toString('latin1', off, off + kl);
+    const kl = dv.getUint32(base + 4 + 8 * i, true), vl = dv.getUint32(base + 8 + 8 * i, true);
+    if (off + kl + 1 + vl + 1 > end) return { error: 'header map entry runs past its end' };
+    if (buf[off + kl] !== 0 || buf[off + kl + 1 + vl] !== 0) return { error: 'header map entry not NUL-terminated' };
+    const key = asciiLower(buf.toString('latin1', off, off + kl));
     off += kl + 1;
     pairs[i] = [key, buf.toString('latin1', off, off + vl)];
     off += vl + 1;
@@ -260,10 +259,11 @@ function envFunctions(abi) {
     }],
     proxy_send_local_response: [i32x(8), function (status, dp, ds, bp, bs, hp, hs, grpc) {
       const st = this.effectiveStream();
-      const details = this.readBytes(dp, ds), body = this.readString(bp, bs), hdrs = this.readBytes(hp, hs);
-      if (details === null || body === null || hdrs === null) return Status.INVALID_MEMORY_ACCESS;
+      const body = this.readString(bp, bs);
+      // details are only checked, as Envoy does
+      if (body === null || !this.inBounds(dp, ds) || !this.inBounds(hp, hs)) return Status.INVALID_MEMORY_ACCESS;
       if (st === null) return Status.BAD_ARGUMENT;
-      const pairs = this.guestPairs(hdrs, 'proxy_send_local_response');
+      const pairs = this.guestPairs(hp, hs, 'proxy_send_local_response');
       if (st.local === null) st.local = { continue: false, status: status >>> 0, responseHeaders: pairs, body };
       return Status.OK;
     }],
@@ -371,10 +371,9 @@ function envFunctions(abi) {
     }],
     proxy_set_header_map_pairs: [i32x(3), function (mt, dp, ds) {
       const map = this.headerMap(mt);
-      const data = this.readBytes(dp, ds);
-      if (data === null) return Status.INVALID_MEMORY_ACCESS;
+      if (!this.inBounds(dp, ds)) return Status.INVALID_MEMORY_ACCESS;
       if (map === null) return Status.BAD_ARGUMENT;
-      const pairs = this.guestPairs(data, 'proxy_set_header_map_pairs');
+      const pairs = this.guestPairs(dp, ds, 'proxy_set_header_map_pairs');
       map.encoded = null;
       map.length = 0;
       for (const p of pairs) map.push(p);
@@ -411,12 +410,11 @@ function envFunctions(abi) {
       return Status.OK;
     }],
     proxy_http_call: [i32x(10), function (up, us, hp, hs, bp, bs, tp, ts, timeout, tokenp) {
-      const cluster = this.readString(up, us), hdrs = this.readBytes(hp, hs), body = this.readString(bp, bs),
-        trailers = this.readBytes(tp, ts);
-      if (cluster === null || hdrs === null || body === null || trailers === null) return Status.INVALID_MEMORY_ACCESS;
+      const cluster = this.readString(up, us), body = this.readString(bp, bs);
+      if (cluster === null || body === null || !this.inBounds(hp, hs) || !this.inBounds(tp, ts)) return Status.INVALID_MEMORY_ACCESS;
       if (!this.writeU32(tokenp, 0)) return Status.INVALID_MEMORY_ACCESS;
-      const headers = this.guestPairs(hdrs, 'proxy_http_call headers');
-      this.guestPairs(trailers, 'proxy_http_call trailers');
+      const headers = this.guestPairs(hp, hs, 'proxy_http_call headers');
+      this.guestPairs(tp, ts, 'proxy_http_call trailers');
       const answer = this.host.clusters[cluster];
       const problems = [];
       if (answer === undefined) problems.push(`unknown cluster ${JSON.stringify(cluster)}`);
@@ -628,8 +626,6 @@ class Stream {
   }
 }
 
-const EMPTY = new Uint8Array(0);
-
 // VM is one instance of the module: the canary or the worker.
 class VM {
   constructor(host, name) {
@@ -748,12 +744,6 @@ class VM {
     map.length = w;
   }
 
-  readBytes(p, n) {
-    if (n === 0) return EMPTY;
-    if (!this.inBounds(p, n)) return null;
-    return this.u8.subarray(p, p + n);
-  }
-
   readString(p, n) {
     if (n === 0) return '';
     if (!this.inBounds(p, n)) return null;
@@ -813,18 +803,18 @@ class VM {
     return this.writeU32(rp, p) && this.writeU32(rs, n) ? Status.OK : Status.INVALID_MEMORY_ACCESS;
   }
 
-  // guestPairs decodes a map the guest handed over, with lowercased names.
-  // Envoy turns a map over its limits, or a malformed one, into an empty map
-  // without telling the guest; the host does the same and reports it.
-  guestPairs(bytes, where) {
-    const r = decodePairs(bytes);
+  // guestPairs decodes the map of n bytes at p the guest handed over (in
+  // bounds), with lowercased names. Envoy turns a map over its limits, or a
+  // malformed one, into an empty map without telling the guest; the host
+  // does the same and reports it.
+  guestPairs(p, n, where) {
+    const r = decodePairs(this.buf, this.dv, p, n);
     if (r.error) {
       const rule = r.tooLarge ? Rule.HEADER_MAP_LIMIT : Rule.MALFORMED_HEADER_MAP;
       const detail = r.tooLarge ? `${where}: header map over 1024 pairs or 1 MiB, treated as empty` : `${where}: ${r.error}, treated as empty`;
       this.host.violation(this.name, rule, detail);
       return [];
     }
-    for (const p of r.pairs) p[0] = asciiLower(p[0]);
     return r.pairs;
   }
 
