@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/scopegate/scopegate/host"
+	"github.com/scopegate/scopegate/internal/wasmbuild"
 )
 
 // BenchmarkEngine measures the same requests through the shipped module in
@@ -432,4 +433,29 @@ func TestEngineRequestsAreWhatTheDocsSay(t *testing.T) {
 		t.Errorf("the browser-like header map is %d bytes serialized, want about 3 KB", size)
 	}
 	t.Logf("serialized header maps: minimal %d bytes, browser-like %d bytes (token %d bytes)", headerBytes(minimal), headerBytes(browser), len(token))
+}
+
+// BenchmarkHostCallV8 is host.BenchmarkHostCall for the V8 host
+// (bench/v8/callcost.mjs): what one proxy-wasm call costs in bench/v8's
+// JavaScript host, per call, from the callloop guest repeating it; "floor"
+// is the same loop over an import that does nothing. It tells how much of
+// an Engine/v8 row is this host's own work rather than the module's.
+func BenchmarkHostCallV8(b *testing.B) {
+	module, err := wasmbuild.Build("./host/testdata/guests/callloop", wasmbuild.Options{NoOverlay: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	out := runNode(b, 10*time.Minute, "callcost.mjs", nil, module)
+	var res struct {
+		Rows []struct {
+			Name     string  `json:"name"`
+			MedianNs float64 `json:"medianNs"`
+		} `json:"rows"`
+	}
+	if err := json.Unmarshal(out, &res); err != nil {
+		b.Fatalf("callcost.mjs output: %v\n%s", err, out)
+	}
+	for _, r := range res.Rows {
+		b.Run(r.Name, func(b *testing.B) { b.ReportMetric(r.MedianNs, "ns/op") })
+	}
 }

@@ -121,9 +121,9 @@ function decodePairs(buf, dv, base, n) {
     const kl = dv.getUint32(base + 4 + 8 * i, true), vl = dv.getUint32(base + 8 + 8 * i, true);
     if (off + kl + 1 + vl + 1 > end) return { error: 'header map entry runs past its end' };
     if (buf[off + kl] !== 0 || buf[off + kl + 1 + vl] !== 0) return { error: 'header map entry not NUL-terminated' };
-    const key = asciiLower(buf.toString('latin1', off, off + kl));
+    const key = asciiLower(latin1Slice.call(buf, off, off + kl));
     off += kl + 1;
-    pairs[i] = [key, buf.toString('latin1', off, off + vl)];
+    pairs[i] = [key, latin1Slice.call(buf, off, off + vl)];
     off += vl + 1;
   }
   return { pairs };
@@ -152,6 +152,11 @@ function writePairs(buf, off, map) {
     buf[p++] = 0;
   }
 }
+
+// latin1Slice decodes bytes of a Buffer one character per byte: Buffer's own
+// method where Node has it (it skips toString's encoding lookup), else
+// toString.
+const latin1Slice = Buffer.prototype.latin1Slice ?? function (start, end) { return this.toString('latin1', start, end); };
 
 // writeLatin1 writes s (one byte per character) into buf at p and returns
 // the end. Short strings are copied in a loop: Buffer.write costs more than
@@ -744,10 +749,12 @@ class VM {
     map.length = w;
   }
 
+  // readString returns the n bytes at p as a latin1 string (one character
+  // per byte), or null when they are out of bounds.
   readString(p, n) {
     if (n === 0) return '';
     if (!this.inBounds(p, n)) return null;
-    return this.buf.toString('latin1', p, p + n);
+    return latin1Slice.call(this.buf, p, p + n);
   }
 
   readU32(p) {
@@ -1135,7 +1142,7 @@ function requestHeaders(req) {
  * pollOneoff ("enosys" as Envoy 1.33-1.38, or "no-events"), clusters (name ->
  * function(headers, body) returning {status, headers, body} or null for a
  * failed call), log (function(entry) receiving every entry at or above
- * logLevel).
+ * logLevel), bareEnv (measurement only: proxy-wasm imports that do nothing).
  */
 export class Host {
   constructor(module, bytes, options = {}) {
@@ -1159,6 +1166,11 @@ export class Host {
     this.metrics = { byName: new Map(), byID: [] };
     this.abi = checkModule(bytes);
     this.env = envFunctions(this.abi);
+    if (options.bareEnv) {
+      // Measurement only (callcost.mjs): every proxy-wasm import does
+      // nothing and answers 0, V8's floor for a call from wasm to JavaScript.
+      for (const name of Object.keys(this.env)) this.env[name] = [this.env[name][0], () => 0];
+    }
     this.wasi = wasiFunctions();
     checkImports(bytes, { env: this.env, wasi_snapshot_preview1: this.wasi, wasi_unstable: this.wasi });
   }
