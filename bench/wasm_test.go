@@ -44,6 +44,7 @@ func BenchmarkWasmRequest(b *testing.B) {
 		status int // scopegate's answer; 0 = continue
 	}{
 		{"cache_hit", request("/api/orders/42", hitToken), 0},
+		{"cache_hit_browser", browserRequest("/api/orders/42", hitToken), 0},
 		{"missing_token", request("/api/orders/42", ""), 401},
 		{"denied_scope", request("/admin/users", hitToken), 403},
 		{"allow_rule", request("/health", ""), 0},

@@ -250,8 +250,12 @@ type Host struct {
 	// foreignCalls counts proxy_call_foreign_function calls.
 	foreignCalls atomic.Int64
 
+	// The prefixes of plugin log lines (pluginLog), fixed by the config.
+	streamLogPrefix, rootLogPrefix string
+
 	mu         sync.Mutex
 	logs       []LogEntry
+	lineBuf    []byte // writeLine's reused line (under mu)
 	violations []Violation
 	closed     bool
 	bg         sync.WaitGroup
@@ -337,12 +341,15 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		cfg:      cfg,
 		clusters: clusters,
 		upstream: upstream,
-		start:    time.Now(),
-		shared:   newSharedData(),
-		queues:   newSharedQueues(),
-		metrics:  newMetricRegistry(),
-		client:   &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
-		closeCh:  make(chan struct{}),
+
+		streamLogPrefix: envoyLogPrefix(cfg.PluginName, cfg.RootID, cfg.VMID),
+		rootLogPrefix:   envoyLogPrefix(cfg.RootID, cfg.VMID),
+		start:           time.Now(),
+		shared:          newSharedData(),
+		queues:          newSharedQueues(),
+		metrics:         newMetricRegistry(),
+		client:          &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
+		closeCh:         make(chan struct{}),
 	}
 	rc := wazero.NewRuntimeConfig().WithCompilationCache(compilationCache(cfg.CompilationCacheDir))
 	h.runtime = wazero.NewRuntimeWithConfig(ctx, rc)
@@ -452,7 +459,7 @@ func (h *Host) ABIVersion() string { return h.abi }
 // log records a message of the host's own about a VM (a rule violation, a
 // crash) and writes it as "<plugin>: <message>".
 func (h *Host) log(level LogLevel, vmName, msg string) {
-	h.record(level, vmName, msg, h.cfg.PluginName+": "+msg)
+	h.record(level, vmName, h.cfg.PluginName, msg)
 }
 
 // pluginLog records a message the plugin logged (proxy_log, or stdout and
@@ -463,37 +470,44 @@ func (h *Host) log(level LogLevel, vmName, msg string) {
 // for the root context, and nothing during _initialize, which runs before
 // any plugin is attached.
 func (v *vm) pluginLog(level LogLevel, msg string) {
-	cfg := v.h.cfg
-	var prefix strings.Builder
-	if v.phase != phaseInit {
-		parts := []string{cfg.RootID, cfg.VMID}
-		if v.effectiveStream() != nil {
-			parts = []string{cfg.PluginName, cfg.RootID, cfg.VMID}
-		}
-		for _, p := range parts {
-			if p != "" {
-				prefix.WriteString(" " + p)
-			}
-		}
+	who := "wasm log"
+	switch {
+	case v.phase == phaseInit:
+	case v.effectiveStream() != nil:
+		who = v.h.streamLogPrefix
+	default:
+		who = v.h.rootLogPrefix
 	}
-	v.h.record(level, v.name, msg, "wasm log"+prefix.String()+": "+msg)
+	v.h.record(level, v.name, who, msg)
 }
 
-// record keeps a log entry and writes line when the entry is at or above
-// the configured level.
-func (h *Host) record(level LogLevel, vmName, msg, line string) {
+// envoyLogPrefix is "wasm log" followed by the non-empty parts, each after a
+// space: proxy-wasm-cpp-host's prefix for a plugin's log line.
+func envoyLogPrefix(parts ...string) string {
+	prefix := "wasm log"
+	for _, p := range parts {
+		if p != "" {
+			prefix += " " + p
+		}
+	}
+	return prefix
+}
+
+// record keeps a log entry and writes it as "<who>: <msg>" when the entry
+// is at or above the configured level.
+func (h *Host) record(level LogLevel, vmName, who, msg string) {
 	e := LogEntry{Time: time.Now(), Level: level, Plugin: h.cfg.PluginName, VM: vmName, Message: msg}
 	h.mu.Lock()
+	defer h.mu.Unlock()
 	if len(h.logs) >= maxLogEntries {
 		h.logs = append(h.logs[:0], h.logs[len(h.logs)/2:]...)
 	}
 	h.logs = append(h.logs, e)
-	h.mu.Unlock()
-	if level >= h.cfg.LogLevel {
-		h.writeLine(h.cfg.Log, level, line)
+	if level >= h.cfg.LogLevel && h.cfg.Log != io.Discard {
+		h.writeLine(h.cfg.Log, e.Time, level, who, msg)
 	}
 	if debugLog && h.cfg.Log != os.Stderr {
-		h.writeLine(os.Stderr, level, h.cfg.PluginName+" "+vmName+": "+msg)
+		h.writeLine(os.Stderr, e.Time, level, h.cfg.PluginName+" "+vmName, msg)
 	}
 }
 
@@ -501,11 +515,20 @@ func (h *Host) record(level LogLevel, vmName, msg, line string) {
 // every level, to stderr, whatever Config.Log says: for debugging tests.
 var debugLog = os.Getenv("SCOPEGATE_HOST_DEBUG") != ""
 
-func (h *Host) writeLine(w io.Writer, level LogLevel, msg string) {
-	line := fmt.Sprintf("[%s][%s][wasm] %s\n", time.Now().UTC().Format("2006-01-02 15:04:05.000"), level, msg)
-	h.mu.Lock()
-	io.WriteString(w, line)
-	h.mu.Unlock()
+// writeLine writes one line in Envoy's format, "[time][level][wasm] who:
+// msg", built in a reused buffer; h.mu must be held.
+func (h *Host) writeLine(w io.Writer, t time.Time, level LogLevel, who, msg string) {
+	b := append(h.lineBuf[:0], '[')
+	b = t.UTC().AppendFormat(b, "2006-01-02 15:04:05.000")
+	b = append(b, "]["...)
+	b = append(b, level.String()...)
+	b = append(b, "][wasm] "...)
+	b = append(b, who...)
+	b = append(b, ": "...)
+	b = append(b, msg...)
+	b = append(b, '\n')
+	w.Write(b)
+	h.lineBuf = b
 }
 
 // Logs returns a copy of the log entries seen so far (every level).

@@ -89,7 +89,7 @@ func (v *vm) getHeaderMapValue(s []uint64) uint32 {
 	if !found {
 		return statusNotFound
 	}
-	return v.returnBytes([]byte(val), u32(s[3]), u32(s[4]))
+	return v.returnString(val, u32(s[3]), u32(s[4]))
 }
 
 func (v *vm) addHeaderMapValue(s []uint64) uint32 {
@@ -146,12 +146,17 @@ func (v *vm) removeHeaderMapValue(s []uint64) uint32 {
 	return statusOK
 }
 
+// getHeaderMapPairs serializes the map straight into the guest's memory.
 func (v *vm) getHeaderMapPairs(s []uint64) uint32 {
-	m := v.headerMap(u32(s[0]))
-	if m == nil {
-		return v.returnBytes(nil, u32(s[1]), u32(s[2]))
+	var pairs [][2]string
+	if m := v.headerMap(u32(s[0])); m != nil {
+		pairs = *m
 	}
-	return v.returnBytes(encodePairs(*m), u32(s[1]), u32(s[2]))
+	buf, st := v.reserve(encodedPairsSize(pairs), u32(s[1]), u32(s[2]))
+	if len(buf) > 0 {
+		encodePairsInto(buf, pairs)
+	}
+	return st
 }
 
 func (v *vm) setHeaderMapPairs(s []uint64) uint32 {

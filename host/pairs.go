@@ -37,6 +37,13 @@ func encodePairs(pairs [][2]string) []byte {
 		return nil
 	}
 	out := make([]byte, size)
+	encodePairsInto(out, pairs)
+	return out
+}
+
+// encodePairsInto serializes pairs into out, which holds exactly
+// encodedPairsSize(pairs) bytes.
+func encodePairsInto(out []byte, pairs [][2]string) {
 	binary.LittleEndian.PutUint32(out, uint32(len(pairs)))
 	off := 4
 	for _, p := range pairs {
@@ -45,10 +52,13 @@ func encodePairs(pairs [][2]string) []byte {
 		off += 8
 	}
 	for _, p := range pairs {
-		off += copy(out[off:], p[0]) + 1
-		off += copy(out[off:], p[1]) + 1
+		off += copy(out[off:], p[0])
+		out[off] = 0
+		off++
+		off += copy(out[off:], p[1])
+		out[off] = 0
+		off++
 	}
-	return out
 }
 
 // decodePairs parses a serialized header map. It returns errPairsTooLarge

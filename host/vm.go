@@ -31,6 +31,14 @@ type vm struct {
 	mem  api.Memory
 	fns  map[string]api.Function
 
+	// The guest allocator (malloc, else proxy_on_memory_allocate) and the
+	// reused stacks calls pass their arguments and results in: a host call
+	// that returns data, and every callback, costs no Go allocation.
+	allocFn    api.Function
+	allocName  string
+	allocStack [1]uint64
+	callStack  [8]uint64
+
 	mu           sync.Mutex
 	phase        vmPhase
 	failed       bool
@@ -96,6 +104,11 @@ func (h *Host) startVM(ctx context.Context, name string) (*vm, error) {
 			v.fns[n] = f
 		}
 	}
+	v.allocName = "malloc"
+	if v.fns[v.allocName] == nil {
+		v.allocName = "proxy_on_memory_allocate"
+	}
+	v.allocFn = v.fns[v.allocName]
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	fail := func(what string, err error) (*vm, error) {
@@ -153,7 +166,9 @@ func (v *vm) newContextID() uint32 {
 var errVMFailed = errors.New("wasm VM failed (trapped earlier)")
 
 // call invokes a guest export; v.mu must be held. A missing export returns
-// 0. A trap fails the VM (closed) and is reported.
+// 0. A trap fails the VM (closed) and is reported. Exports do not nest (the
+// allocator, which runs inside host calls, has its own stack), so one
+// reused stack serves every call.
 func (v *vm) call(name string, args ...uint64) (uint64, error) {
 	if v.failed || v.closed {
 		return 0, errVMFailed
@@ -162,13 +177,14 @@ func (v *vm) call(name string, args ...uint64) (uint64, error) {
 	if f == nil {
 		return 0, nil
 	}
-	res, err := f.Call(v.ctx, args...)
-	if err != nil {
+	stack := v.callStack[:]
+	copy(stack, args)
+	if err := f.CallWithStack(v.ctx, stack); err != nil {
 		v.fail(name, err)
 		return 0, err
 	}
-	if len(res) > 0 {
-		return res[0], nil
+	if len(f.Definition().ResultTypes()) > 0 {
+		return stack[0], nil
 	}
 	return 0, nil
 }
@@ -200,37 +216,51 @@ func (v *vm) fail(fn string, err error) {
 // alloc calls the guest allocator (malloc, else proxy_on_memory_allocate)
 // under Envoy's allocator restrictions. A trap inside it traps the caller.
 func (v *vm) alloc(size uint32) uint32 {
-	name := "malloc"
-	if v.fns[name] == nil {
-		name = "proxy_on_memory_allocate"
-	}
 	prev := v.phase
 	v.phase = phaseAlloc
-	res, err := v.fns[name].Call(v.ctx, uint64(size))
+	v.allocStack[0] = uint64(size)
+	err := v.allocFn.CallWithStack(v.ctx, v.allocStack[:])
 	v.phase = prev
 	if err != nil {
-		panic(fmt.Errorf("guest allocator %s failed: %w", name, err))
+		panic(fmt.Errorf("guest allocator %s failed: %w", v.allocName, err))
 	}
-	return uint32(res[0])
+	return uint32(v.allocStack[0])
 }
 
-// returnBytes hands data to the guest: one allocation, a copy, and the
-// pointer and size written to the return slots; empty data is (0, 0).
-func (v *vm) returnBytes(data []byte, ptrPtr, sizePtr uint32) uint32 {
-	if len(data) == 0 {
+// reserve is how a host call returns data: one guest allocation of n
+// bytes, its pointer and size written to the return slots, and the guest
+// memory to fill returned (filled before the guest runs again). Empty data
+// is (0, 0), without an allocation.
+func (v *vm) reserve(n int, ptrPtr, sizePtr uint32) ([]byte, uint32) {
+	if n == 0 {
 		if !v.writeU32(ptrPtr, 0) || !v.writeU32(sizePtr, 0) {
-			return statusInvalidMemoryAccess
+			return nil, statusInvalidMemoryAccess
 		}
-		return statusOK
+		return nil, statusOK
 	}
-	p := v.alloc(uint32(len(data)))
-	if p == 0 || !v.mem.Write(p, data) {
-		return statusInvalidMemoryAccess
+	p := v.alloc(uint32(n))
+	buf, ok := v.mem.Read(p, uint32(n))
+	if p == 0 || !ok {
+		return nil, statusInvalidMemoryAccess
 	}
-	if !v.writeU32(ptrPtr, p) || !v.writeU32(sizePtr, uint32(len(data))) {
-		return statusInvalidMemoryAccess
+	if !v.writeU32(ptrPtr, p) || !v.writeU32(sizePtr, uint32(n)) {
+		return nil, statusInvalidMemoryAccess
 	}
-	return statusOK
+	return buf, statusOK
+}
+
+// returnBytes hands data to the guest (see reserve).
+func (v *vm) returnBytes(data []byte, ptrPtr, sizePtr uint32) uint32 {
+	buf, st := v.reserve(len(data), ptrPtr, sizePtr)
+	copy(buf, data)
+	return st
+}
+
+// returnString hands s to the guest (see reserve) without converting it.
+func (v *vm) returnString(s string, ptrPtr, sizePtr uint32) uint32 {
+	buf, st := v.reserve(len(s), ptrPtr, sizePtr)
+	copy(buf, s)
+	return st
 }
 
 // read returns a view of guest memory (valid until the guest runs again).

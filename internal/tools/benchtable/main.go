@@ -4,6 +4,10 @@
 // "stdlib", "floor", "passthrough", "nofilter" or "baseline"; the ratio column
 // is ns/op divided by the baseline's ns/op, both measured in the same run.
 //
+// Benchmarks named Engine/<engine>/<row> (bench.BenchmarkEngine: the same
+// requests in wazero and in V8) get one more table, the engines side by side,
+// each row with its median and its ratio to the engine's own floor.
+//
 // Usage: go test -run '^$' -bench . -benchmem ./... | go run ./internal/tools/benchtable
 package main
 
@@ -169,5 +173,78 @@ func main() {
 	for _, h := range header {
 		fmt.Println("    " + h)
 	}
+	renderEngines(os.Stdout, results)
 	render(os.Stdout, results)
+}
+
+// enginePrefix names the benchmarks renderEngines puts side by side.
+const enginePrefix = "Engine/"
+
+// renderEngines writes the Engine/<engine>/<row> results as one table: a
+// line per row, for each engine its median and its "x floor", the
+// paired-x-floor metric when the row has one (the median over rounds of the
+// row's time over the floor's in the same round), else the ratio of medians.
+// It writes nothing when there are no such results.
+func renderEngines(w io.Writer, results []result) {
+	var engines, rows []string
+	byKey := map[string]result{}
+	floor := map[string]float64{}
+	for _, r := range results {
+		rest, ok := strings.CutPrefix(r.name, enginePrefix)
+		engine, row, ok2 := strings.Cut(rest, "/")
+		if !ok || !ok2 || strings.Contains(row, "/") {
+			continue
+		}
+		if !contains(engines, engine) {
+			engines = append(engines, engine)
+		}
+		if !contains(rows, row) {
+			rows = append(rows, row)
+		}
+		byKey[engine+"/"+row] = r
+		if baselineNames[row] {
+			floor[engine], _ = r.get("ns/op")
+		}
+	}
+	if len(engines) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\n### Engines side by side (%s*)\n\n| request |", enginePrefix)
+	for _, e := range engines {
+		fmt.Fprintf(w, " %s median | %s x floor |", e, e)
+	}
+	fmt.Fprint(w, "\n|---|")
+	fmt.Fprint(w, strings.Repeat("---:|---:|", len(engines)))
+	fmt.Fprintln(w)
+	for _, row := range rows {
+		fmt.Fprintf(w, "| %s |", row)
+		for _, e := range engines {
+			r, ok := byKey[e+"/"+row]
+			if !ok {
+				fmt.Fprint(w, "  |  |")
+				continue
+			}
+			ns, _ := r.get("ns/op")
+			ratio := ""
+			if x, ok := r.get("paired-x-floor"); ok {
+				ratio = fmt.Sprintf("%.2fx", x)
+			} else if floor[e] > 0 {
+				ratio = fmt.Sprintf("%.2fx", ns/floor[e])
+			}
+			fmt.Fprintf(w, " %s | %s |", formatDuration(ns), ratio)
+		}
+		fmt.Fprintln(w)
+	}
+}
+
+// formatDuration prints nanoseconds in the unit that keeps three digits.
+func formatDuration(ns float64) string {
+	switch {
+	case ns >= 1e6:
+		return fmt.Sprintf("%.2f ms", ns/1e6)
+	case ns >= 1e3:
+		return fmt.Sprintf("%.2f µs", ns/1e3)
+	default:
+		return fmt.Sprintf("%.0f ns", ns)
+	}
 }

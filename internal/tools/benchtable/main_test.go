@@ -37,3 +37,49 @@ func TestRenderComputesRatiosAgainstTheSiblingBaseline(t *testing.T) {
 		}
 	}
 }
+
+const engineSample = `pkg: github.com/scopegate/scopegate/bench
+BenchmarkEngine/wazero/floor-2     	1000000000	      2000 ns/op	         1.000 paired-x-floor
+BenchmarkEngine/wazero/hit_minimal-2	1000000000	     12000 ns/op	         5.500 paired-x-floor
+BenchmarkEngine/v8/floor-2         	1000000000	      1000 ns/op	         1.000 paired-x-floor
+BenchmarkEngine/v8/hit_minimal-2   	1000000000	      6000 ns/op
+BenchmarkEngine/v8/miss_ES512-2    	1000000000	  30000000 ns/op	     30000 paired-x-floor
+BenchmarkOther-2                   	    1000	      1000 ns/op
+`
+
+func TestRenderEnginesPutsEachRowOfBothEnginesOnOneLine(t *testing.T) {
+	results, _, err := parse(strings.NewReader(engineSample))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	renderEngines(&out, results)
+	text := out.String()
+	for _, want := range []string{
+		"| request | wazero median | wazero x floor | v8 median | v8 x floor |",
+		"| floor | 2.00 µs | 1.00x | 1.00 µs | 1.00x |",
+		// The paired ratio when the row has one, else the ratio of medians.
+		"| hit_minimal | 12.00 µs | 5.50x | 6.00 µs | 6.00x |",
+		// A row one engine lacks leaves its cells empty.
+		"| miss_ES512 |  |  | 30.00 ms | 30000.00x |",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("table lacks %q:\n%s", want, text)
+		}
+	}
+	if strings.Contains(text, "Other") {
+		t.Errorf("a benchmark outside Engine/ got into the table:\n%s", text)
+	}
+}
+
+func TestRenderEnginesWritesNothingWithoutEngineResults(t *testing.T) {
+	results, _, err := parse(strings.NewReader(sample))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	renderEngines(&out, results)
+	if out.Len() != 0 {
+		t.Errorf("wrote %q for results without Engine/ benchmarks", out.String())
+	}
+}
