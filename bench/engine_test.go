@@ -385,7 +385,9 @@ func runWazeroEngine(b *testing.B, sc *engineScenario) engineResult {
 	return res
 }
 
-func median(xs []float64) float64 {
+// median is the middle value of xs (the mean of the two middle ones for an
+// even count); xs is not reordered.
+func median[T ~int64 | ~float64](xs []T) T {
 	s := slices.Clone(xs)
 	slices.Sort(s)
 	if len(s)%2 == 1 {

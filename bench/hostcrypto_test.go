@@ -9,7 +9,6 @@ import (
 	"encoding/asn1"
 	"encoding/base64"
 	"math/big"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -231,8 +230,3 @@ func BenchmarkHostCrypto(b *testing.B) {
 	}
 }
 
-func median(ds []time.Duration) time.Duration {
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	return s[len(s)/2]
-}
