@@ -7,6 +7,9 @@ import "github.com/scopegate/scopegate/filter/abi"
 type metrics struct {
 	allowed, deniedMissing, deniedInvalid, deniedScope, deniedUnavailable abi.MetricCounter
 	jwksFetchOK, jwksFetchFailed, cacheHit, cacheMiss                     abi.MetricCounter
+	// Subsets of deniedInvalid: DPoP answers (invalid_dpop_proof and
+	// use_dpop_nonce) and certificate-bound tokens refused.
+	deniedInvalidDPoP, deniedInvalidCertificate abi.MetricCounter
 }
 
 // Metric names, as defined in the host (Envoy prefixes them with "wasmcustom.").
@@ -20,6 +23,9 @@ const (
 	metricJWKSFetchFailed   = "scopegate.jwks.fetch_failed"
 	metricCacheHit          = "scopegate.cache.hit"
 	metricCacheMiss         = "scopegate.cache.miss"
+
+	metricDeniedInvalidDPoP        = "scopegate.denied.invalid.dpop"
+	metricDeniedInvalidCertificate = "scopegate.denied.invalid.certificate"
 )
 
 func defineMetrics() *metrics {
@@ -33,5 +39,8 @@ func defineMetrics() *metrics {
 		jwksFetchFailed:   abi.DefineCounterMetric(metricJWKSFetchFailed),
 		cacheHit:          abi.DefineCounterMetric(metricCacheHit),
 		cacheMiss:         abi.DefineCounterMetric(metricCacheMiss),
+
+		deniedInvalidDPoP:        abi.DefineCounterMetric(metricDeniedInvalidDPoP),
+		deniedInvalidCertificate: abi.DefineCounterMetric(metricDeniedInvalidCertificate),
 	}
 }

@@ -30,12 +30,13 @@ func (v *vmContext) NewPluginContext(contextID uint32) types.PluginContext {
 // verified-token cache and the counters, shared by the VM's streams.
 type pluginContext struct {
 	types.DefaultPluginContext
-	id    uint32
-	now   func() time.Time
-	cfg   *Config
-	m     *metrics
-	keys  *keyStore
-	cache *tokenCache
+	id     uint32
+	now    func() time.Time
+	cfg    *Config
+	m      *metrics
+	keys   *keyStore
+	cache  *tokenCache
+	replay *replayStore // DPoP jti values seen by every worker (replay.go)
 }
 
 // OnPluginStart (proxy_on_configure) parses the configuration. A bad
@@ -60,6 +61,8 @@ func (pc *pluginContext) OnPluginStart(int) types.OnPluginStartStatus {
 	pc.cache = newTokenCache(tokenCacheMaxEntries)
 	pc.keys = newKeyStore(cfg, pc.m, pc.now)
 	pc.keys.start()
+	pc.replay = newReplayStore()
+	pc.replay.create()
 	return types.OnPluginStartStatusOK
 }
 

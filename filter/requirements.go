@@ -68,6 +68,7 @@ type verifiedToken struct {
 	payload  []byte   // decoded JSON payload
 	scopes   []string // from the provider's scope_claims
 	sub, iss string
+	cnf      jwt.Confirmation // what the token is bound to (cnf.jkt, cnf.x5t#S256)
 	// claimValues are the provider's claim_to_headers values, read once
 	// at verification, index for index.
 	claimValues []claimValue
@@ -234,4 +235,5 @@ func (c *Config) deriveSources() {
 			}
 		}
 	}
+	c.addDPoPSource()
 }

@@ -17,6 +17,8 @@ const (
 	denyScope                             // 403, valid token, requirement not met
 	denyUnavailable                       // 503, signing keys could not be obtained
 	denyInternal                          // 500, a bug (recovered panic); fail closed
+	denyDPoP                              // 401 DPoP invalid_dpop_proof (dpop.go)
+	denyDPoPNonce                         // 401 DPoP use_dpop_nonce with a fresh DPoP-Nonce
 )
 
 // denial is a decided refusal: what the client sees and what the log says.
@@ -26,11 +28,14 @@ type denial struct {
 	scope       string // space-separated scopes for insufficient_scope ("" omits it)
 	reason      string // log wording, e.g. "required scopes were not found [a b]"
 	sub, iss    string // for the log line only
+	dpopAlgs    string // algs of a DPoP challenge; with denyMissing, adds the DPoP challenge
+	nonce       string // denyDPoPNonce: the DPoP-Nonce header's value
+	certificate bool   // a certificate-bound token refused (counted apart)
 }
 
 func (d *denial) status() uint32 {
 	switch d.kind {
-	case denyMissing, denyInvalid:
+	case denyMissing, denyInvalid, denyDPoP, denyDPoPNonce:
 		return 401
 	case denyBadRequest:
 		return 400
@@ -56,12 +61,20 @@ func (d *denial) errorCode() string {
 		return "insufficient_scope"
 	case denyUnavailable:
 		return "temporarily_unavailable"
+	case denyDPoP:
+		return "invalid_dpop_proof"
+	case denyDPoPNonce:
+		return "use_dpop_nonce"
 	}
 	return "server_error"
 }
 
-// wwwAuthenticate renders the RFC 6750 §3 challenge; "" for 503 and 500.
+// wwwAuthenticate renders the RFC 6750 §3 challenge (the RFC 9449 §7.1
+// one for DPoP answers); "" for 503 and 500.
 func (d *denial) wwwAuthenticate(realm string) string {
+	if d.kind == denyDPoP || d.kind == denyDPoPNonce {
+		return d.dpopChallenge(realm)
+	}
 	var b strings.Builder
 	b.WriteString("Bearer")
 	sep := " "
@@ -154,10 +167,23 @@ func (pc *pluginContext) send(d *denial, method, path string) {
 	if v := d.wwwAuthenticate(realm); v != "" {
 		headers = append(headers, [2]string{"www-authenticate", v})
 	}
+	if d.kind == denyMissing && d.dpopAlgs != "" {
+		// RFC 9449 §7.1: both schemes are offered, one challenge each.
+		headers = append(headers, [2]string{"www-authenticate", d.dpopChallenge(realm)})
+	}
+	if d.nonce != "" {
+		headers = append(headers, [2]string{"dpop-nonce", d.nonce})
+	}
 	switch {
 	case pc.m == nil:
 	case d.kind == denyMissing:
 		pc.m.deniedMissing.Increment(1)
+	case d.kind == denyDPoP, d.kind == denyDPoPNonce:
+		pc.m.deniedInvalid.Increment(1)
+		pc.m.deniedInvalidDPoP.Increment(1)
+	case d.certificate:
+		pc.m.deniedInvalid.Increment(1)
+		pc.m.deniedInvalidCertificate.Increment(1)
 	case d.kind == denyBadRequest, d.kind == denyInvalid:
 		pc.m.deniedInvalid.Increment(1)
 	case d.kind == denyScope:

@@ -109,7 +109,11 @@ func TestParseProofRejections(t *testing.T) {
 	es := k.signer(ES256)
 	ecPub := k.jwkFor(ES256, "")
 	hdr := func(members string) string { return `{"typ":"dpop+jwt","alg":"ES256",` + members + `}` }
-	ecPriv := strings.TrimSuffix(ecPub, "}") + `,"d":"` + b64s(k.ec256.D.FillBytes(make([]byte, 32))) + `"}`
+	ecD, err := k.ec256.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ecPriv := strings.TrimSuffix(ecPub, "}") + `,"d":"` + b64s(ecD) + `"}`
 	rsaPriv := strings.TrimSuffix(k.jwkFor(RS256, ""), "}") + `,"d":"AQAB"}`
 	edPriv := strings.TrimSuffix(k.jwkFor(EdDSA, ""), "}") + `,"d":"` + b64s(k.ed.Seed()) + `"}`
 	otherEC, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
