@@ -5,10 +5,15 @@
 //	scopegate-proxy -module dist/scopegate.wasm -config plugin.json \
 //	    -upstream http://127.0.0.1:9000 -cluster idp=http://127.0.0.1:9001 \
 //	    -listen 127.0.0.1:8080 -admin 127.0.0.1:9901 -workers 2
+//
+// With -tls-cert and -tls-key the proxy listener serves HTTPS, and with
+// -tls-client-auth / -tls-client-ca it asks for client certificates, whose
+// SHA-256 the plugin reads as Envoy's connection.sha256_peer_certificate_digest.
 package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -69,7 +74,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	pollOneoff := fs.String("poll-oneoff", "enosys", "WASI poll_oneoff: enosys (Envoy 1.33-1.38) or no-events (newer Envoy)")
 	pluginName := fs.String("plugin-name", "scopegate", "plugin name in logs and properties")
 	cacheDir := fs.String("cache-dir", "", "wazero compilation cache directory (default: user cache dir/scopegate/wazero)")
+	var tlsFlags serve.TLSFlags
+	tlsFlags.Register(fs)
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	tlsConfig, err := tlsFlags.Config()
+	if err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
@@ -116,12 +127,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	defer stop()
 	errs := make(chan error, 2)
 	running := 0
-	listen := func(what, addr string, handler http.Handler) error {
+	listen := func(what, addr string, handler http.Handler, tlsConfig *tls.Config) error {
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
 			return fmt.Errorf("%s listener: %w", what, err)
 		}
-		fmt.Fprintf(stdout, "%s listening on http://%s\n", what, ln.Addr())
+		scheme := "http"
+		if tlsConfig != nil {
+			ln, scheme = tls.NewListener(ln, tlsConfig), "https"
+		}
+		fmt.Fprintf(stdout, "%s listening on %s://%s\n", what, scheme, ln.Addr())
 		running++
 		go func() {
 			err := serve.Until(ctx, &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}, ln)
@@ -133,9 +148,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}()
 		return nil
 	}
-	err = listen("proxy", *listenAddr, h.Handler())
+	err = listen("proxy", *listenAddr, h.Handler(), tlsConfig)
 	if err == nil && *admin != "" {
-		err = listen("admin", *admin, h.AdminHandler())
+		err = listen("admin", *admin, h.AdminHandler(), nil)
 	}
 	if err != nil {
 		stop()
