@@ -3,13 +3,18 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"flag"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/scopegate/scopegate/internal/testcert"
 )
 
 func TestDevIdPCommand(t *testing.T) {
@@ -58,6 +63,7 @@ func TestDevIdPCommand(t *testing.T) {
 		{"an unknown algorithm is an error naming it", []string{"-addr", "127.0.0.1:0", "-alg", "HS1"}, `"HS1"`},
 		{"a non-positive token lifetime is an error", []string{"-ttl", "0s"}, "-ttl"},
 		{"an unknown flag is an error", []string{"-nope"}, "nope"},
+		{"a TLS key without its certificate is an error", []string{"-tls-key", "k.pem"}, "-tls-cert"},
 	}
 	t.Run("-h is flag.ErrHelp, which main answers with the usage and exit 0", func(t *testing.T) {
 		var usage strings.Builder
@@ -75,5 +81,55 @@ func TestDevIdPCommand(t *testing.T) {
 				t.Fatalf("run(%q) = %v, want an error containing %s", c.args, err, c.want)
 			}
 		})
+	}
+}
+
+// Over TLS asking for client certificates, the command issues tokens bound
+// to the certificate the token request was made with.
+func TestDevIdPCommandOverMutualTLS(t *testing.T) {
+	dir := t.TempDir()
+	ca := testcert.NewCA("test CA")
+	certFile, keyFile := testcert.WriteFiles(dir, "idp", ca.Server("idp"))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	outR, outW := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-tls-cert", certFile, "-tls-key", keyFile, "-tls-client-auth", "request"}, outW)
+		outW.Close()
+	}()
+	line, err := bufio.NewReader(outR).ReadString('\n')
+	if err != nil {
+		t.Fatalf("no listening line: %v (run: %v)", err, <-done)
+	}
+	go io.Copy(io.Discard, outR)
+	_, rest, _ := strings.Cut(line, "listening on ")
+	base, _, _ := strings.Cut(rest, ",")
+	if !strings.HasPrefix(base, "https://") || !strings.Contains(line, "issuer "+base) {
+		t.Fatalf("listening line %q", line)
+	}
+	cert := ca.Client("service")
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.Pool(), Certificates: []tls.Certificate{cert}}}}
+	resp, err := client.PostForm(base+"/token", url.Values{"grant_type": {"client_credentials"}, "client_id": {"demo-service"}, "client_secret": {"demo-service-secret"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tr struct {
+		AccessToken string `json:"access_token"`
+	}
+	json.NewDecoder(resp.Body).Decode(&tr)
+	resp.Body.Close()
+	parts := strings.Split(tr.AccessToken, ".")
+	if len(parts) != 3 {
+		t.Fatalf("status %d, token %q", resp.StatusCode, tr.AccessToken)
+	}
+	payload, _ := base64.RawURLEncoding.DecodeString(parts[1])
+	sum := testcert.SHA256(cert)
+	if want := `"x5t#S256":"` + base64.RawURLEncoding.EncodeToString(sum[:]) + `"`; !strings.Contains(string(payload), want) {
+		t.Fatalf("payload %s lacks %s", payload, want)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }

@@ -1,6 +1,7 @@
-// Package testjwt builds signing keys, JWKS documents and signed tokens for
-// tests, benchmarks and the development identity provider. It never verifies
-// anything: it is the "identity provider" side of every scopegate test.
+// Package testjwt builds signing keys, JWKS documents, signed tokens and
+// DPoP proofs for tests, benchmarks, the development identity provider and
+// the dpop client command. It never verifies anything: it is the "identity
+// provider" (and client) side of every scopegate test.
 //
 // Key generation cannot fail in practice, so the helpers panic on errors
 // instead of threading a testing.TB through every call.
