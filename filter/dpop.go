@@ -225,7 +225,11 @@ func (h *httpContext) checkDPoP(vt *verifiedToken, tok foundToken, headers [][2]
 	if iat.Before(now.Add(-pol.IatWindow-skew)) || iat.After(now.Add(skew)) {
 		return dpopDenial(vt, "DPoP proof iat is outside the accepted window")
 	}
-	if !proof.BindsAccessToken(tok.raw) {
+	if vt.ath == "" {
+		// Once per cached token: hashing it costs microseconds in wasm.
+		vt.ath = jwt.AccessTokenHash(tok.raw)
+	}
+	if !proof.HasATH || proof.ATH != vt.ath {
 		return dpopDenial(vt, "DPoP proof ath does not match the access token")
 	}
 	if proof.Thumbprint != vt.cnf.JKT {

@@ -69,6 +69,7 @@ type verifiedToken struct {
 	scopes   []string // from the provider's scope_claims
 	sub, iss string
 	cnf      jwt.Confirmation // what the token is bound to (cnf.jkt, cnf.x5t#S256)
+	ath      string           // DPoP-bound tokens: the ath proofs must carry, set on first use (dpop.go)
 	// claimValues are the provider's claim_to_headers values, read once
 	// at verification, index for index.
 	claimValues []claimValue
