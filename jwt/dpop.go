@@ -76,8 +76,8 @@ func ParseProof(raw string, allowed AlgSet, maxBytes int) (*Proof, error) {
 	if err != nil {
 		return nil, proofError(err)
 	}
-	var typ, jwk []byte
-	var hasTyp, hasJWK bool
+	var typ, jwk []byte // nil when absent
+	var hasJWK bool
 	it := newMemberIter(t.Header)
 	for {
 		name, v, ok := it.next()
@@ -86,13 +86,10 @@ func ParseProof(raw string, allowed AlgSet, maxBytes int) (*Proof, error) {
 		}
 		switch {
 		case name.equalString("typ"):
-			typ, hasTyp = v, true
+			typ = v
 		case name.equalString("jwk"):
 			jwk, hasJWK = v, true
 		}
-	}
-	if !hasTyp {
-		return nil, errProofTyp
 	}
 	if s, ok := stringValue(typ); !ok || !strings.EqualFold(s.str(), ProofTyp) {
 		return nil, errProofTyp
