@@ -81,17 +81,7 @@ func BenchmarkWasmDPoP(b *testing.B) {
 					expect(b, d, err, 0)
 				})
 			})
-			b.Run("baseline", func(b *testing.B) {
-				b.ReportAllocs()
-				t := newTimer(b)
-				for i := 0; i < b.N; i++ {
-					t.start()
-					d, err := vo.DoOn(ctx, 0, base)
-					t.stop()
-					expect(b, d, err, 0)
-				}
-				t.report()
-			})
+			b.Run("baseline", func(b *testing.B) { timeRequests(b, vo, base) })
 		})
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/base64"
-	"encoding/json"
 	"encoding/pem"
 	"io"
 	"net/http"
@@ -29,27 +28,7 @@ import (
 // request headers and returns the token and its token_type.
 func (p *oidcProvider) oidcBoundToken(t *testing.T, client string, headers map[string]string) (token, tokenType string) {
 	t.Helper()
-	form := url.Values{"grant_type": {"client_credentials"}, "scope": {"kong_api_access"}}
-	req, _ := http.NewRequest("POST", p.Issuer+"/token", strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.SetBasicAuth(client, "e2e-secret")
-	for k, v := range headers {
-		req.Header.Set(k, v)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	var tr struct {
-		AccessToken string `json:"access_token"`
-		TokenType   string `json:"token_type"`
-	}
-	if err := json.Unmarshal(body, &tr); err != nil || resp.StatusCode != 200 || tr.AccessToken == "" {
-		t.Fatalf("oidc-provider token request: %d %s", resp.StatusCode, body)
-	}
-	return tr.AccessToken, tr.TokenType
+	return p.oidcTokenRequest(t, client, url.Values{"grant_type": {"client_credentials"}, "scope": {"kong_api_access"}}, headers)
 }
 
 // oidcCnf returns the cnf claim of a token.
@@ -62,17 +41,11 @@ func oidcCnf(t *testing.T, tok string) map[string]any {
 // oidcDPoPCall sends GET /api/orders with Authorization: DPoP and the proofs.
 func oidcDPoPCall(t *testing.T, h *host.Host, token string, proofs ...string) host.Decision {
 	t.Helper()
-	req := host.Request{Method: "GET", Path: "/api/orders", Authority: "api.example", Headers: [][2]string{{"authorization", "DPoP " + token}}}
+	headers := [][2]string{{"authorization", "DPoP " + token}}
 	for _, p := range proofs {
-		req.Headers = append(req.Headers, [2]string{"dpop", p})
+		headers = append(headers, [2]string{"dpop", p})
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	d, err := h.Do(ctx, req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d
+	return oidcGet(t, h, headers)
 }
 
 func TestOIDCProviderDPoPBoundTokens(t *testing.T) {

@@ -10,6 +10,7 @@ package filter
 
 import (
 	"encoding/base64"
+	"encoding/hex"
 	"strings"
 
 	"github.com/tidwall/gjson"
@@ -136,12 +137,8 @@ func decodeHexDigest(s string) []byte {
 		return nil
 	}
 	out := make([]byte, 32)
-	for i := range out {
-		hi, lo := hexDigit(s[2*i]), hexDigit(s[2*i+1])
-		if hi < 0 || lo < 0 {
-			return nil
-		}
-		out[i] = byte(hi<<4 | lo)
+	if _, err := hex.Decode(out, []byte(s)); err != nil {
+		return nil
 	}
 	return out
 }

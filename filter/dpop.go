@@ -12,6 +12,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/hex"
 	"strconv"
 	"strings"
 	"time"
@@ -275,32 +276,19 @@ func nonceDenial(vt *verifiedToken, nonce, reason string) *denial {
 // dpopChallenge renders the RFC 9449 §7.1 challenge of a DPoP answer, or
 // for a missing token the second challenge next to Bearer; "" otherwise.
 func (d *denial) dpopChallenge(realm string) string {
-	var b strings.Builder
-	b.WriteString("DPoP")
-	sep := " "
-	param := func(name, value string) {
-		b.WriteString(sep)
-		b.WriteString(name)
-		b.WriteString(`="`)
-		writeQuoted(&b, value)
-		b.WriteByte('"')
-		sep = ", "
-	}
-	if realm != "" {
-		param("realm", realm)
-	}
+	c := newChallenge("DPoP", realm)
 	switch {
 	case d.kind == denyDPoP:
-		param("error", "invalid_dpop_proof")
-		param("algs", d.dpopAlgs)
+		c.param("error", "invalid_dpop_proof")
+		c.param("algs", d.dpopAlgs)
 	case d.kind == denyDPoPNonce:
-		param("error", "use_dpop_nonce")
+		c.param("error", "use_dpop_nonce")
 	case d.kind == denyMissing && d.dpopAlgs != "":
-		param("algs", d.dpopAlgs)
+		c.param("algs", d.dpopAlgs)
 	default:
 		return ""
 	}
-	return b.String()
+	return c.String()
 }
 
 // dpopAlgs lists, for a missing-token challenge, the proof algorithms of
@@ -494,10 +482,14 @@ func normalizePercent(p string) (string, bool) {
 			b.WriteByte(p[i])
 			continue
 		}
-		if i+2 >= len(p) || hexDigit(p[i+1]) < 0 || hexDigit(p[i+2]) < 0 {
+		var v [1]byte
+		if i+2 >= len(p) {
 			return "", false
 		}
-		c := byte(hexDigit(p[i+1])<<4 | hexDigit(p[i+2]))
+		if _, err := hex.Decode(v[:], []byte(p[i+1:i+3])); err != nil {
+			return "", false
+		}
+		c := v[0]
 		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~' {
 			b.WriteByte(c)
 		} else {
@@ -509,18 +501,6 @@ func normalizePercent(p string) (string, bool) {
 		i += 2
 	}
 	return b.String(), true
-}
-
-func hexDigit(c byte) int {
-	switch {
-	case c >= '0' && c <= '9':
-		return int(c - '0')
-	case c >= 'a' && c <= 'f':
-		return int(c-'a') + 10
-	case c >= 'A' && c <= 'F':
-		return int(c-'A') + 10
-	}
-	return -1
 }
 
 // removeDotSegments is RFC 3986 §5.2.4 for an absolute path.

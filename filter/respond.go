@@ -75,20 +75,8 @@ func (d *denial) wwwAuthenticate(realm string) string {
 	if d.kind == denyDPoP || d.kind == denyDPoPNonce {
 		return d.dpopChallenge(realm)
 	}
-	var b strings.Builder
-	b.WriteString("Bearer")
-	sep := " "
-	param := func(name, value string) {
-		b.WriteString(sep)
-		b.WriteString(name)
-		b.WriteString(`="`)
-		writeQuoted(&b, value)
-		b.WriteByte('"')
-		sep = ", "
-	}
-	if realm != "" {
-		param("realm", realm)
-	}
+	c := newChallenge("Bearer", realm)
+	param := c.param
 	switch d.kind {
 	case denyMissing:
 		// RFC 6750 §3.1: no error code when the request had no credentials.
@@ -108,8 +96,36 @@ func (d *denial) wwwAuthenticate(realm string) string {
 	default:
 		return ""
 	}
-	return b.String()
+	return c.String()
 }
+
+// challenge builds one RFC 9110 §11.6.1 challenge: a scheme, then
+// comma-separated name="value" parameters, realm first when there is one.
+type challenge struct {
+	b   strings.Builder
+	sep string
+}
+
+func newChallenge(scheme, realm string) *challenge {
+	c := &challenge{sep: " "}
+	c.b.WriteString(scheme)
+	if realm != "" {
+		c.param("realm", realm)
+	}
+	return c
+}
+
+// param appends name="value", value escaped as a quoted-string.
+func (c *challenge) param(name, value string) {
+	c.b.WriteString(c.sep)
+	c.b.WriteString(name)
+	c.b.WriteString(`="`)
+	writeQuoted(&c.b, value)
+	c.b.WriteByte('"')
+	c.sep = ", "
+}
+
+func (c *challenge) String() string { return c.b.String() }
 
 // body renders {"error":"...","error_description":"..."}.
 func (d *denial) body() []byte {

@@ -17,23 +17,32 @@ import (
 	"github.com/scopegate/scopegate/internal/testcert"
 )
 
+// startCommand runs the command with args until stop, which cancels it and
+// returns run's result; it returns the first line printed and the URL it
+// says it listens on.
+func startCommand(t *testing.T, args ...string) (line, url string, stop func() error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	outR, outW := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, args, outW)
+		outW.Close()
+	}()
+	line, err := bufio.NewReader(outR).ReadString('\n')
+	if err != nil {
+		t.Fatalf("no listening line: %v (run: %v)", err, <-done)
+	}
+	go io.Copy(io.Discard, outR)
+	_, rest, _ := strings.Cut(line, "listening on ")
+	url, _, _ = strings.Cut(rest, ",")
+	return line, url, func() error { cancel(); return <-done }
+}
+
 func TestDevIdPCommand(t *testing.T) {
 	t.Run("its discovery names the issuer it printed, and it stops cleanly", func(t *testing.T) {
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		outR, outW := io.Pipe()
-		done := make(chan error, 1)
-		go func() {
-			done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-alg", "ES256"}, outW)
-			outW.Close()
-		}()
-		line, err := bufio.NewReader(outR).ReadString('\n')
-		if err != nil {
-			t.Fatalf("no listening line: %v (run: %v)", err, <-done)
-		}
-		go io.Copy(io.Discard, outR)
-		_, rest, _ := strings.Cut(line, "listening on ")
-		url, _, _ := strings.Cut(rest, ",")
+		line, url, stop := startCommand(t, "-addr", "127.0.0.1:0", "-alg", "ES256")
 		if !strings.HasPrefix(url, "http://127.0.0.1:") || !strings.Contains(line, "signing ES256") {
 			t.Fatalf("listening line %q", line)
 		}
@@ -49,8 +58,7 @@ func TestDevIdPCommand(t *testing.T) {
 		if err != nil || doc.Issuer != url {
 			t.Fatalf("discovery issuer %q (%v), want %q", doc.Issuer, err, url)
 		}
-		cancel()
-		if err := <-done; err != nil {
+		if err := stop(); err != nil {
 			t.Fatalf("run = %v, want nil after a clean shutdown", err)
 		}
 	})
@@ -90,21 +98,7 @@ func TestDevIdPCommandOverMutualTLS(t *testing.T) {
 	dir := t.TempDir()
 	ca := testcert.NewCA("test CA")
 	certFile, keyFile := testcert.WriteFiles(dir, "idp", ca.Server("idp"))
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	outR, outW := io.Pipe()
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-tls-cert", certFile, "-tls-key", keyFile, "-tls-client-auth", "request"}, outW)
-		outW.Close()
-	}()
-	line, err := bufio.NewReader(outR).ReadString('\n')
-	if err != nil {
-		t.Fatalf("no listening line: %v (run: %v)", err, <-done)
-	}
-	go io.Copy(io.Discard, outR)
-	_, rest, _ := strings.Cut(line, "listening on ")
-	base, _, _ := strings.Cut(rest, ",")
+	line, base, stop := startCommand(t, "-addr", "127.0.0.1:0", "-tls-cert", certFile, "-tls-key", keyFile, "-tls-client-auth", "request")
 	if !strings.HasPrefix(base, "https://") || !strings.Contains(line, "issuer "+base) {
 		t.Fatalf("listening line %q", line)
 	}
@@ -128,8 +122,7 @@ func TestDevIdPCommandOverMutualTLS(t *testing.T) {
 	if want := `"x5t#S256":"` + base64.RawURLEncoding.EncodeToString(sum[:]) + `"`; !strings.Contains(string(payload), want) {
 		t.Fatalf("payload %s lacks %s", payload, want)
 	}
-	cancel()
-	if err := <-done; err != nil {
+	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
 }
