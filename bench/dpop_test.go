@@ -66,21 +66,7 @@ func BenchmarkWasmDPoP(b *testing.B) {
 		base := request("/api/orders/42", mint(keyFor(alg)))
 		base.Headers = append(base.Headers, [2]string{"x-bench-alg", alg})
 		b.Run("hit_"+alg+"_proof", func(b *testing.B) {
-			b.Run("scopegate", func(b *testing.B) {
-				reqs := make([]host.Request, b.N)
-				for i := range reqs {
-					reqs[i] = call()
-				}
-				i := 0
-				loopMeasured(b, sg, func() {
-					d, err := sg.DoOn(ctx, 0, reqs[i])
-					expect(b, d, err, 0)
-					i++
-				}, func() {
-					d, err := vo.DoOn(ctx, 0, base)
-					expect(b, d, err, 0)
-				})
-			})
+			b.Run("scopegate", func(b *testing.B) { measureFresh(b, sg, call, vo, base) })
 			b.Run("baseline", func(b *testing.B) { timeRequests(b, vo, base) })
 		})
 	}
