@@ -23,8 +23,8 @@ import (
 )
 
 // Replay store bounds: replayBuckets × replayBucketEntries proofs may be
-// remembered at once (131,072: about 700 DPoP requests a second with the
-// default 60 s window and 60 s skew), each bucket at most 8 KiB.
+// remembered at once (131,072: a jti lives about window + skew, 121 s by
+// default, so about 1,000 DPoP requests a second), each bucket at most 8 KiB.
 const (
 	replayBuckets       = 256
 	replayBucketEntries = 512
