@@ -32,10 +32,11 @@ const (
 	deniedMultiple         // 400, Bearer error="invalid_request", error_description="..."
 	deniedScope            // 403, exactly Bearer error="insufficient_scope", scope="orders.read"
 	deniedUnavail          // 503, no WWW-Authenticate
+	deniedDPoP             // 401, exactly DPoP error="invalid_dpop_proof", algs="<defaults>"
 )
 
 func (o outcome) String() string {
-	return [...]string{"allowed", "401 missing", "401 invalid_token", "400 invalid_request", "403 insufficient_scope", "503"}[o]
+	return [...]string{"allowed", "401 missing", "401 invalid_token", "400 invalid_request", "403 insufficient_scope", "503", "401 invalid_dpop_proof"}[o]
 }
 
 const (
@@ -173,6 +174,11 @@ func requireOutcome(t *testing.T, d host.Decision, want outcome) {
 	case deniedUnavail:
 		if d.Status != 503 || hasChallenge {
 			fail("503 without a challenge")
+		}
+	case deniedDPoP:
+		if d.Status != 401 || challenge != `DPoP error="invalid_dpop_proof", algs="ES256 ES384 ES512 RS256 PS256 EdDSA"` ||
+			body.Error != "invalid_dpop_proof" || body.ErrorDescription == "" {
+			fail("401 invalid_dpop_proof with the algs")
 		}
 	}
 }
@@ -468,6 +474,31 @@ func TestAttackMatrixThroughTheWasmFilter(t *testing.T) {
 	for _, v := range []string{"Bearer" + good, "Basic " + good, "Token " + good, "Bearer-" + good, good} {
 		add(attackCase{name: "an authorization of another scheme " + strconv.Quote(trimForName(v)), attack: onOrders([][2]string{{"authorization", v}}), want: deniedMissing})
 	}
+	// Sender-constrained tokens (RFC 9449): a DPoP-bound token and its
+	// proofs, stolen, replayed or moved to another request.
+	victim, thief := testjwt.CachedKey("ES256", "victim"), testjwt.CachedKey("ES256", "thief")
+	bound := sign(func(c map[string]any) { c["cnf"] = map[string]any{"jkt": victim.Thumbprint()} }, nil)
+	const htu = "http://api.example/orders/1"
+	dpop := func(token, proof string) [][2]string {
+		return [][2]string{{"authorization", "DPoP " + token}, {"dpop", proof}}
+	}
+	fresh := func() attackRequest {
+		return onOrders(dpop(bound, victim.DPoPProof("GET", htu, bound, "", time.Now())))
+	}
+	replayed := victim.DPoPProof("GET", htu, bound, "", time.Now())
+	requireOutcome(t, a.decide(t, onOrders(dpop(bound, replayed))), allowed) // its first use
+	add(attackCase{name: "a replayed DPoP proof", attack: onOrders(dpop(bound, replayed)), want: deniedDPoP, token: bound, twin: fresh()})
+	add(attackCase{name: "a stolen DPoP-bound token used as a bearer token", attack: onOrders(bearer(bound)), want: deniedDPoP, token: bound, twin: fresh()})
+	add(attackCase{name: "a stolen DPoP-bound token used with the thief's own proof", attack: onOrders(dpop(bound, thief.DPoPProof("GET", htu, bound, "", time.Now()))), want: deniedDPoP, token: bound, twin: fresh()})
+	add(attackCase{name: "a DPoP-bound token stolen from the query", attack: attackRequest{"/orders/1?access_token=" + bound, [][2]string{{"dpop", victim.DPoPProof("GET", htu, bound, "", time.Now())}}}, want: deniedDPoP, token: bound, twin: fresh()})
+	add(attackCase{name: "a DPoP proof made for POST used on a GET (cross-method)", attack: onOrders(dpop(bound, victim.DPoPProof("POST", htu, bound, "", time.Now()))), want: deniedDPoP, token: bound, twin: fresh()})
+	add(attackCase{name: "a DPoP proof made for another path (cross-URI)", attack: onOrders(dpop(bound, victim.DPoPProof("GET", "http://api.example/orders/2", bound, "", time.Now()))), want: deniedDPoP, token: bound, twin: fresh()})
+	add(attackCase{name: "a DPoP proof made for another host (cross-URI)", attack: onOrders(dpop(bound, victim.DPoPProof("GET", "http://evil.example/orders/1", bound, "", time.Now()))), want: deniedDPoP, token: bound, twin: fresh()})
+	other := sign(func(c map[string]any) { c["cnf"] = map[string]any{"jkt": victim.Thumbprint()}; c["sub"] = "mallory" }, nil)
+	add(attackCase{name: "a DPoP proof whose ath is another token's (wrong ath)", attack: onOrders(dpop(bound, victim.DPoPProof("GET", htu, other, "", time.Now()))), want: deniedDPoP, token: bound, twin: fresh()})
+	add(attackCase{name: "a DPoP proof without ath", attack: onOrders(dpop(bound, victim.DPoPProof("GET", htu, "", "", time.Now()))), want: deniedDPoP, token: bound, twin: fresh()})
+	add(attackCase{name: "a DPoP proof made ten minutes ago", attack: onOrders(dpop(bound, victim.DPoPProof("GET", htu, bound, "", time.Now().Add(-10*time.Minute)))), want: deniedDPoP, token: bound, twin: fresh()})
+	add(attackCase{name: "two DPoP proofs", attack: onOrders(append(dpop(bound, victim.DPoPProof("GET", htu, bound, "", time.Now())), [2]string{"dpop", victim.DPoPProof("GET", htu, bound, "", time.Now())})), want: deniedDPoP, token: bound, twin: fresh()})
 	add(attackCase{name: "a token followed by junk", attack: onOrders([][2]string{{"authorization", "Bearer " + good + " junk"}}), want: deniedInvalid})
 	add(attackCase{name: "a token followed by a comma and another", attack: onOrders([][2]string{{"authorization", "Bearer " + good + ", Bearer " + good}}), want: deniedInvalid})
 

@@ -212,9 +212,21 @@ func (p *oidcProvider) oidcToken(t *testing.T, scope, resource string) string {
 	if resource != "" {
 		form.Set("resource", resource)
 	}
+	tok, _ := p.oidcTokenRequest(t, "scopegate-e2e", form, nil)
+	return tok
+}
+
+// oidcTokenRequest posts form to the token endpoint as client (secret
+// e2e-secret, HTTP Basic) with extra headers, and returns the access token
+// and its token_type.
+func (p *oidcProvider) oidcTokenRequest(t *testing.T, client string, form url.Values, headers map[string]string) (token, tokenType string) {
+	t.Helper()
 	req, _ := http.NewRequest("POST", p.Issuer+"/token", strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.SetBasicAuth("scopegate-e2e", "e2e-secret")
+	req.SetBasicAuth(client, "e2e-secret")
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -228,7 +240,7 @@ func (p *oidcProvider) oidcToken(t *testing.T, scope, resource string) string {
 	if err := json.Unmarshal(body, &tr); err != nil || resp.StatusCode != 200 || tr.AccessToken == "" {
 		t.Fatalf("oidc-provider token request: %d %s", resp.StatusCode, body)
 	}
-	return tr.AccessToken
+	return tr.AccessToken, tr.TokenType
 }
 
 // oidcSegment decodes one part (0 header, 1 payload) of a compact JWS.

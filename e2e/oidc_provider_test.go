@@ -59,10 +59,17 @@ func oidcHost(t *testing.T, issuer string, mutate ...func(*host.Config)) *host.H
 // oidcCall sends GET /api/orders with the bearer token (none when "").
 func oidcCall(t *testing.T, h *host.Host, token string) host.Decision {
 	t.Helper()
-	req := host.Request{Method: "GET", Path: "/api/orders", Authority: "api.example"}
+	var headers [][2]string
 	if token != "" {
-		req.Headers = [][2]string{{"authorization", "Bearer " + token}}
+		headers = [][2]string{{"authorization", "Bearer " + token}}
 	}
+	return oidcGet(t, h, headers)
+}
+
+// oidcGet sends GET http://api.example/api/orders with the headers.
+func oidcGet(t *testing.T, h *host.Host, headers [][2]string) host.Decision {
+	t.Helper()
+	req := host.Request{Method: "GET", Path: "/api/orders", Authority: "api.example", Headers: headers}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	d, err := h.Do(ctx, req)

@@ -224,9 +224,10 @@ func TestTheModuleEnforcesEnvoyYAMLRules(t *testing.T) {
 			if d.Continue || d.Status != tc.wantStatus {
 				t.Fatalf("continue=%v status=%d, want %d", d.Continue, d.Status, tc.wantStatus)
 			}
+			// The first challenge: a missing token gets Bearer, then DPoP (DESIGN §4).
 			var challenge string
 			for _, hv := range d.ResponseHeaders {
-				if strings.EqualFold(hv[0], "www-authenticate") {
+				if strings.EqualFold(hv[0], "www-authenticate") && challenge == "" {
 					challenge = hv[1]
 				}
 			}

@@ -356,7 +356,8 @@ func (p *configParser) everythingAllowed(cfg *Config) bool {
 func (p *configParser) provider(path string, i int, v gjson.Result) *Provider {
 	if !p.object(path, v, "name", "issuer", "audiences", "remote_jwks", "discovery", "local_jwks",
 		"from_headers", "from_params", "from_cookies", "algorithms", "clock_skew_s", "max_lifetime_s",
-		"require_exp", "scope_claims", "forward", "forward_payload_header", "claim_to_headers") {
+		"require_exp", "scope_claims", "forward", "forward_payload_header", "claim_to_headers",
+		"dpop", "certificate_bound") {
 		return nil
 	}
 	name := member(v, "name")
@@ -508,6 +509,11 @@ func (p *configParser) provider(path string, i int, v gjson.Result) *Provider {
 			p.fail(index(join(path, "audiences"), j), "must be a non-empty string")
 			return nil
 		}
+	}
+	prov.DPoP = p.dpop(join(path, "dpop"), member(v, "dpop"))
+	prov.CertificateBound = p.certificateBound(join(path, "certificate_bound"), member(v, "certificate_bound"))
+	if p.failed() {
+		return nil
 	}
 	prov.Validator = jwt.Validator{
 		Issuer:      prov.Issuer,

@@ -19,6 +19,7 @@ type foundToken struct {
 	raw   string
 	place tokenPlace
 	name  string // header (lower-case), parameter or cookie name
+	dpop  bool   // sent as Authorization: DPoP (RFC 9449 §7.1)
 }
 
 // extractToken looks for tokens in every configured header, query parameter
@@ -39,7 +40,7 @@ func (c *Config) extractToken(headers [][2]string, path string) (found foundToke
 				continue
 			}
 			if raw, ok := stripScheme(h[1], src.ValuePrefix); ok {
-				note(foundToken{raw: raw, place: inHeader, name: src.Name})
+				note(foundToken{raw: raw, place: inHeader, name: src.Name, dpop: src.isDPoPScheme()})
 			}
 		}
 	}

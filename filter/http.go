@@ -18,12 +18,13 @@ type httpContext struct {
 	id     uint32
 	plugin *pluginContext
 
-	held     bool        // the headers were not let through (parked or answered)
-	bodyless bool        // on_request_headers came with end_of_stream: no body follows
-	parked   bool        // waiting in the key store for keys
-	stripped bool        // spoofable headers already removed
-	looked   bool        // the cache lookup was counted (a resumed stream looks again)
-	kid      kidSighting // the unknown kid this stream waited on, if any
+	held      bool        // the headers were not let through (parked or answered)
+	bodyless  bool        // on_request_headers came with end_of_stream: no body follows
+	parked    bool        // waiting in the key store for keys
+	stripped  bool        // spoofable headers already removed
+	looked    bool        // the cache lookup was counted (a resumed stream looks again)
+	kid       kidSighting // the unknown kid this stream waited on, if any
+	nextNonce string      // a fresh DPoP nonce for the response (dpop.go)
 }
 
 // OnHttpRequestHeaders authorizes the request (DESIGN §3, §4).
@@ -157,7 +158,7 @@ func (h *httpContext) authorize() (action types.Action) {
 			return types.ActionContinue
 		}
 		pc.send(&denial{kind: denyMissing, description: "an access token is required",
-			reason: "no token in the request"}, method, path)
+			reason: "no token in the request", dpopAlgs: cfg.dpopAlgs(req)}, method, path)
 		return types.ActionPause
 	case len(tok.raw) > cfg.MaxTokenBytes:
 		pc.send(&denial{kind: denyInvalid, description: "token too large",
@@ -230,7 +231,11 @@ func (h *httpContext) authorize() (action types.Action) {
 			}
 			if err == nil {
 				var claims jwt.Claims
+				var cnf jwt.Confirmation
 				claims, err = p.Validator.ValidateToken(t, now)
+				if err == nil {
+					cnf, err = jwt.ReadConfirmation(t.Payload)
+				}
 				if err == nil {
 					vt := verifiedToken{
 						provider:    p,
@@ -238,6 +243,7 @@ func (h *httpContext) authorize() (action types.Action) {
 						scopes:      t.Scopes(p.ScopeClaims),
 						sub:         claims.Sub,
 						iss:         claims.Iss,
+						cnf:         cnf,
 						claimValues: claimValues(t, p.ClaimToHeaders),
 					}
 					exp := time.Time{}
@@ -276,10 +282,21 @@ func (h *httpContext) sendInvalid(err error, iss, method, path string) {
 	h.plugin.send(&denial{kind: denyInvalid, description: desc, reason: "invalid token: " + desc, iss: iss}, method, path)
 }
 
-// finish applies the requirement to a verified token and either lets the
-// request through (removing the token, setting claim headers) or answers 403.
+// finish checks a verified token's sender constraints (certbound.go,
+// dpop.go: 401), applies the requirement (403) and either lets the request
+// through (removing the token and its DPoP proof, setting claim headers) or
+// answers it.
 func (h *httpContext) finish(req *Requirement, vt *verifiedToken, tok foundToken, headers [][2]string, method, path string) types.Action {
 	pc := h.plugin
+	d := h.checkCertificate(vt, headers)
+	if d == nil {
+		d = h.checkDPoP(vt, tok, headers, method, path)
+	}
+	if d != nil {
+		h.nextNonce = ""
+		pc.send(d, method, path)
+		return types.ActionPause
+	}
 	var u unmet
 	if !req.satisfied(vt, &u) {
 		d := &denial{kind: denyScope, sub: vt.sub, iss: vt.iss, scope: strings.Join(u.needScopes, " ")}
@@ -299,6 +316,9 @@ func (h *httpContext) finish(req *Requirement, vt *verifiedToken, tok foundToken
 	}
 	p := vt.provider
 	if !p.Forward {
+		if _, ok := findHeader(headers, "dpop"); ok {
+			_ = abi.RemoveHttpRequestHeader("dpop")
+		}
 		switch tok.place {
 		case inHeader:
 			_ = abi.RemoveHttpRequestHeader(tok.name)

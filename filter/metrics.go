@@ -8,6 +8,9 @@ type metrics struct {
 	allowed, deniedMissing, deniedInvalid, deniedScope, deniedUnavailable abi.MetricCounter
 	jwksFetchOK, jwksFetchFailed, cacheHit, cacheMiss                     abi.MetricCounter
 	signatureHost, signatureGuest, signatureHostError                     abi.MetricCounter
+	// Subsets of deniedInvalid: DPoP answers (invalid_dpop_proof and
+	// use_dpop_nonce) and certificate-bound tokens refused.
+	deniedInvalidDPoP, deniedInvalidCertificate abi.MetricCounter
 }
 
 // Metric names, as defined in the host (Envoy prefixes them with "wasmcustom.").
@@ -27,6 +30,9 @@ const (
 	metricSignatureHost      = "scopegate.signature.host"
 	metricSignatureGuest     = "scopegate.signature.guest"
 	metricSignatureHostError = "scopegate.signature.host_error"
+
+	metricDeniedInvalidDPoP        = "scopegate.denied.invalid.dpop"
+	metricDeniedInvalidCertificate = "scopegate.denied.invalid.certificate"
 )
 
 func defineMetrics() *metrics {
@@ -43,5 +49,8 @@ func defineMetrics() *metrics {
 		signatureHost:      abi.DefineCounterMetric(metricSignatureHost),
 		signatureGuest:     abi.DefineCounterMetric(metricSignatureGuest),
 		signatureHostError: abi.DefineCounterMetric(metricSignatureHostError),
+
+		deniedInvalidDPoP:        abi.DefineCounterMetric(metricDeniedInvalidDPoP),
+		deniedInvalidCertificate: abi.DefineCounterMetric(metricDeniedInvalidCertificate),
 	}
 }

@@ -55,6 +55,10 @@ type Provider struct {
 	Forward        bool
 	PayloadHeader  string // forward_payload_header; "" is off
 	ClaimToHeaders []ClaimHeader
+	// DPoP and CertificateBound are the sender-constraint policies (dpop.go,
+	// certbound.go); a bound token is checked whatever they say.
+	DPoP             DPoPPolicy
+	CertificateBound CertificatePolicy
 
 	// Validator checks iss, aud and the time claims; built from the fields above.
 	Validator jwt.Validator

@@ -44,6 +44,7 @@ type pluginContext struct {
 
 	hostSigs *hostSignatures // the VM's view of verify_signature
 	verifier jwt.Verifier    // asks the proxy; nil: every signature in Go
+	replay   *replayStore    // DPoP jti values seen by every worker (replay.go)
 }
 
 // OnPluginStart (proxy_on_configure) parses the configuration. A bad
@@ -73,6 +74,8 @@ func (pc *pluginContext) OnPluginStart(int) types.OnPluginStartStatus {
 	pc.cache = newTokenCache(tokenCacheMaxEntries)
 	pc.keys = newKeyStore(cfg, pc.m, pc.now)
 	pc.keys.start()
+	pc.replay = newReplayStore()
+	pc.replay.create()
 	abi.LogInfo(configuredLine(cfg))
 	return types.OnPluginStartStatusOK
 }

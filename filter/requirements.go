@@ -70,6 +70,8 @@ type verifiedToken struct {
 	payload  []byte   // decoded JSON payload
 	scopes   []string // from the provider's scope_claims
 	sub, iss string
+	cnf      jwt.Confirmation // what the token is bound to (cnf.jkt, cnf.x5t#S256)
+	ath      string           // DPoP-bound tokens: the ath proofs must carry, set on first use (dpop.go)
 	// claimValues are the provider's claim_to_headers values, read once
 	// at verification, index for index.
 	claimValues []claimValue
@@ -262,6 +264,7 @@ func (c *Config) deriveSources() {
 			}
 		}
 	}
+	c.addDPoPSource()
 	for _, r := range c.Rules {
 		m := &r.Match
 		if (m.Path != "" && m.Path != "/" && m.Path != "*") || (len(m.Prefix) > 1 && m.Prefix[len(m.Prefix)-1] == '/') {

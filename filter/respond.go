@@ -17,6 +17,8 @@ const (
 	denyScope                             // 403, valid token, requirement not met
 	denyUnavailable                       // 503, signing keys could not be obtained
 	denyInternal                          // 500, a bug (recovered panic); fail closed
+	denyDPoP                              // 401 DPoP invalid_dpop_proof (dpop.go)
+	denyDPoPNonce                         // 401 DPoP use_dpop_nonce with a fresh DPoP-Nonce
 )
 
 // denial is a decided refusal: what the client sees and what the log says.
@@ -26,11 +28,14 @@ type denial struct {
 	scope       string // space-separated scopes for insufficient_scope ("" omits it)
 	reason      string // log wording, e.g. "required scopes were not found [a b]"
 	sub, iss    string // for the log line only
+	dpopAlgs    string // algs of a DPoP challenge; with denyMissing, adds the DPoP challenge
+	nonce       string // denyDPoPNonce: the DPoP-Nonce header's value
+	certificate bool   // a certificate-bound token refused (counted apart)
 }
 
 func (d *denial) status() uint32 {
 	switch d.kind {
-	case denyMissing, denyInvalid:
+	case denyMissing, denyInvalid, denyDPoP, denyDPoPNonce:
 		return 401
 	case denyBadRequest:
 		return 400
@@ -56,26 +61,22 @@ func (d *denial) errorCode() string {
 		return "insufficient_scope"
 	case denyUnavailable:
 		return "temporarily_unavailable"
+	case denyDPoP:
+		return "invalid_dpop_proof"
+	case denyDPoPNonce:
+		return "use_dpop_nonce"
 	}
 	return "server_error"
 }
 
-// wwwAuthenticate renders the RFC 6750 §3 challenge; "" for 503 and 500.
+// wwwAuthenticate renders the RFC 6750 §3 challenge (the RFC 9449 §7.1
+// one for DPoP answers); "" for 503 and 500.
 func (d *denial) wwwAuthenticate(realm string) string {
-	var b strings.Builder
-	b.WriteString("Bearer")
-	sep := " "
-	param := func(name, value string) {
-		b.WriteString(sep)
-		b.WriteString(name)
-		b.WriteString(`="`)
-		writeQuoted(&b, value)
-		b.WriteByte('"')
-		sep = ", "
+	if d.kind == denyDPoP || d.kind == denyDPoPNonce {
+		return d.dpopChallenge(realm)
 	}
-	if realm != "" {
-		param("realm", realm)
-	}
+	c := newChallenge("Bearer", realm)
+	param := c.param
 	switch d.kind {
 	case denyMissing:
 		// RFC 6750 §3.1: no error code when the request had no credentials.
@@ -95,8 +96,36 @@ func (d *denial) wwwAuthenticate(realm string) string {
 	default:
 		return ""
 	}
-	return b.String()
+	return c.String()
 }
+
+// challenge builds one RFC 9110 §11.6.1 challenge: a scheme, then
+// comma-separated name="value" parameters, realm first when there is one.
+type challenge struct {
+	b   strings.Builder
+	sep string
+}
+
+func newChallenge(scheme, realm string) *challenge {
+	c := &challenge{sep: " "}
+	c.b.WriteString(scheme)
+	if realm != "" {
+		c.param("realm", realm)
+	}
+	return c
+}
+
+// param appends name="value", value escaped as a quoted-string.
+func (c *challenge) param(name, value string) {
+	c.b.WriteString(c.sep)
+	c.b.WriteString(name)
+	c.b.WriteString(`="`)
+	writeQuoted(&c.b, value)
+	c.b.WriteByte('"')
+	c.sep = ", "
+}
+
+func (c *challenge) String() string { return c.b.String() }
 
 // body renders {"error":"...","error_description":"..."}.
 func (d *denial) body() []byte {
@@ -154,10 +183,23 @@ func (pc *pluginContext) send(d *denial, method, path string) {
 	if v := d.wwwAuthenticate(realm); v != "" {
 		headers = append(headers, [2]string{"www-authenticate", v})
 	}
+	if d.kind == denyMissing && d.dpopAlgs != "" {
+		// RFC 9449 §7.1: both schemes are offered, one challenge each.
+		headers = append(headers, [2]string{"www-authenticate", d.dpopChallenge(realm)})
+	}
+	if d.nonce != "" {
+		headers = append(headers, [2]string{"dpop-nonce", d.nonce})
+	}
 	switch {
 	case pc.m == nil:
 	case d.kind == denyMissing:
 		pc.m.deniedMissing.Increment(1)
+	case d.kind == denyDPoP, d.kind == denyDPoPNonce:
+		pc.m.deniedInvalid.Increment(1)
+		pc.m.deniedInvalidDPoP.Increment(1)
+	case d.certificate:
+		pc.m.deniedInvalid.Increment(1)
+		pc.m.deniedInvalidCertificate.Increment(1)
 	case d.kind == denyBadRequest, d.kind == denyInvalid:
 		pc.m.deniedInvalid.Increment(1)
 	case d.kind == denyScope:

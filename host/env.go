@@ -188,6 +188,12 @@ func (v *vm) property(key string) ([]byte, bool) {
 			return nil, false
 		}
 		return []byte(st.remoteAddr), true
+	case "connection.sha256_peer_certificate_digest":
+		// Envoy answers NotFound when the connection has no peer certificate.
+		if st.peerCertHash == "" {
+			return nil, false
+		}
+		return []byte(st.peerCertHash), true
 	case "response.code":
 		if st.respStatus == 0 {
 			return nil, false

@@ -209,6 +209,10 @@ type Request struct {
 	Scheme string
 	// RemoteAddr is the downstream address ("ip:port", property source.address).
 	RemoteAddr string
+	// ClientCertificate is the DER of the TLS client certificate the
+	// downstream presented, if any; the filter reads its SHA-256 as Envoy's
+	// property connection.sha256_peer_certificate_digest (lower-case hex).
+	ClientCertificate []byte
 }
 
 // Decision is what the filter decided for a request.

@@ -59,6 +59,9 @@ func (h *Host) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.TLS != nil {
 		req.Scheme = "https"
+		if len(r.TLS.PeerCertificates) > 0 {
+			req.ClientCertificate = r.TLS.PeerCertificates[0].Raw
+		}
 	}
 	for k, vs := range r.Header {
 		lk := strings.ToLower(k)

@@ -2,6 +2,8 @@ package host
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"strconv"
 	"strings"
@@ -12,6 +14,7 @@ import (
 type stream struct {
 	id           uint32
 	remoteAddr   string
+	peerCertHash string // hex SHA-256 of the client certificate's DER; "" without one
 	reqHeaders   [][2]string
 	reqTrailers  [][2]string
 	reqBody      []byte
@@ -114,7 +117,8 @@ func (v *vm) startStream(ctx context.Context, req Request) (*stream, Decision, e
 	if v.failed || v.closed {
 		return nil, failDecision(), nil
 	}
-	s := &stream{id: v.newContextID(), remoteAddr: req.RemoteAddr, reqHeaders: requestHeaders(req), reqBody: req.Body}
+	s := &stream{id: v.newContextID(), remoteAddr: req.RemoteAddr, reqHeaders: requestHeaders(req), reqBody: req.Body,
+		peerCertHash: certificateDigest(req.ClientCertificate)}
 	v.streams[s.id] = s
 	if _, err := v.callOn(s.id, "proxy_on_context_create", uint64(s.id), uint64(v.rootID)); err != nil {
 		return s, failDecision(), nil
@@ -285,4 +289,14 @@ func (v *vm) closeStream(a []uint64) uint32 {
 	st.reset = true
 	st.wake()
 	return statusOK
+}
+
+// certificateDigest is Envoy's connection.sha256_peer_certificate_digest of
+// a DER certificate: the SHA-256, lower-case hex; "" for none.
+func certificateDigest(der []byte) string {
+	if len(der) == 0 {
+		return ""
+	}
+	sum := sha256.Sum256(der)
+	return hex.EncodeToString(sum[:])
 }

@@ -5,10 +5,15 @@
 //
 //	go run ./cmd/devidp -addr 127.0.0.1:9000 -alg ES256
 //	curl -X POST http://127.0.0.1:9000/rotate        # new key, new kid
+//
+// A token request carrying a DPoP proof (see cmd/dpop) gets a DPoP-bound
+// token; served over TLS (-tls-cert, -tls-key, -tls-client-auth request), a
+// token request made with a client certificate gets a certificate-bound one.
 package main
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -37,7 +42,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	ttl := fs.Duration("ttl", time.Hour, "access token lifetime")
 	audience := fs.String("audience", "scopegate-demo", "aud of issued tokens")
 	keepOld := fs.Bool("keep-old-keys", false, "keep the previous key in the JWKS when rotating")
+	var tlsFlags serve.TLSFlags
+	tlsFlags.Register(fs)
 	if err := cli.Parse(fs, args, stdout); err != nil {
+		return err
+	}
+	tlsConfig, err := tlsFlags.Config()
+	if err != nil {
 		return err
 	}
 	if *ttl <= 0 {
@@ -47,15 +58,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("listening: %w", err)
 	}
+	scheme := "http"
+	if tlsConfig != nil {
+		ln, scheme = tls.NewListener(ln, tlsConfig), "https"
+	}
 	if *issuer == "" {
-		*issuer = "http://" + ln.Addr().String()
+		*issuer = scheme + "://" + ln.Addr().String()
 	}
 	idp, err := devidp.New(devidp.Config{Issuer: *issuer, Alg: *alg, TokenTTL: *ttl, Audience: *audience, KeepOldKeys: *keepOld})
 	if err != nil {
 		ln.Close()
 		return err
 	}
-	fmt.Fprintf(stderr, "devidp: listening on http://%s, issuer %s, signing %s (kid %s)\n", ln.Addr(), idp.Issuer(), *alg, idp.SigningKid())
+	fmt.Fprintf(stderr, "devidp: listening on %s://%s, issuer %s, signing %s (kid %s)\n", scheme, ln.Addr(), idp.Issuer(), *alg, idp.SigningKid())
 	for _, u := range idp.Users() {
 		fmt.Fprintf(stderr, "devidp: user %s password %s groups %v\n", u.Username, u.Password, u.Groups)
 	}

@@ -13,10 +13,15 @@
 // loads; a configuration the module rejects is explained as scopegate reads
 // it: a JSON error with its line and column, an unknown field with the
 // field meant.
+//
+// With -tls-cert and -tls-key the proxy listener serves HTTPS, and with
+// -tls-client-auth / -tls-client-ca it asks for client certificates, whose
+// SHA-256 the plugin reads as Envoy's connection.sha256_peer_certificate_digest.
 package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -92,6 +97,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	rootID := fs.String("root-id", "", "plugin root_id (Envoy's config.root_id), in logs and properties")
 	vmID := fs.String("vm-id", "", "VM vm_id (Envoy's vm_config.vm_id), in logs and properties")
 	cacheDir := fs.String("cache-dir", "", "wazero compilation cache directory (default: user cache dir/scopegate/wazero)")
+	var tlsFlags serve.TLSFlags
+	tlsFlags.Register(fs)
 	check := fs.Bool("check", false, "load the module with -config the way Envoy would (canary and workers, on_configure), report, and exit; -upstream is not needed")
 	if err := cli.Parse(fs, args, stdout); err != nil {
 		return err
@@ -101,6 +108,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if *upstream == "" && !*check {
 		return errors.New("-upstream is required: the base URL allowed requests are forwarded to, e.g. -upstream http://127.0.0.1:9100")
+	}
+	tlsConfig, err := tlsFlags.Config()
+	if err != nil {
+		return err
 	}
 	level, err := host.ParseLogLevel(*logLevel)
 	if err != nil {
@@ -165,12 +176,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	defer stop()
 	errs := make(chan error, 2)
 	running := 0
-	listen := func(what, addr string, handler http.Handler) error {
+	listen := func(what, addr string, handler http.Handler, tlsConfig *tls.Config) error {
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
 			return fmt.Errorf("%s listener: %w", what, err)
 		}
-		fmt.Fprintf(stdout, "%s listening on http://%s\n", what, ln.Addr())
+		scheme := "http"
+		if tlsConfig != nil {
+			ln, scheme = tls.NewListener(ln, tlsConfig), "https"
+		}
+		fmt.Fprintf(stdout, "%s listening on %s://%s\n", what, scheme, ln.Addr())
 		running++
 		go func() {
 			err := serve.Until(ctx, &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}, ln)
@@ -182,9 +197,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}()
 		return nil
 	}
-	err = listen("proxy", *listenAddr, h.Handler())
+	err = listen("proxy", *listenAddr, h.Handler(), tlsConfig)
 	if err == nil && *admin != "" {
-		err = listen("admin", *admin, h.AdminHandler())
+		err = listen("admin", *admin, h.AdminHandler(), nil)
 	}
 	if err != nil {
 		stop()

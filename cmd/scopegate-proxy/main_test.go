@@ -3,6 +3,8 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
+	"encoding/hex"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -14,6 +16,7 @@ import (
 	"time"
 
 	"github.com/scopegate/scopegate/internal/cli/clitest"
+	"github.com/scopegate/scopegate/internal/testcert"
 	"github.com/scopegate/scopegate/internal/wasmbuild"
 )
 
@@ -97,6 +100,8 @@ func TestProxyCommandRejectsBadFlags(t *testing.T) {
 		"an unknown poll mode":             {"-poll-oneoff", "maybe"},
 		"an unknown verify_signature mode": {"-verify-signature", "sometimes"},
 		"a missing module":                 {"-module", "/nonexistent.wasm"},
+		"a TLS certificate without key":    {"-tls-cert", "/nonexistent.crt"},
+		"client certificates over HTTP":    {"-tls-client-auth", "request"},
 	}
 	for name, args := range cases {
 		t.Run(name+" is an error", func(t *testing.T) {
@@ -222,5 +227,78 @@ func TestProxyCommandRefusesAnUpstreamThatIsNotAnHTTPURL(t *testing.T) {
 	err := run(context.Background(), []string{"-module", "unused.wasm", "-config", config, "-upstream", "127.0.0.1:9000", "-listen", "127.0.0.1:0", "-admin", ""}, io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), `upstream "127.0.0.1:9000"`) {
 		t.Fatalf("run = %v, want an error naming the upstream", err)
+	}
+}
+
+// TestProxyCommandTLSClientCertificates serves the proxy over HTTPS asking
+// for client certificates: the plugin reads the presented one's digest as
+// Envoy's connection.sha256_peer_certificate_digest, and with
+// -tls-client-auth require a client without one cannot connect.
+func TestProxyCommandTLSClientCertificates(t *testing.T) {
+	module, err := wasmbuild.Build("./host/testdata/guests/pass", wasmbuild.Options{NoOverlay: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, r.Header.Get("X-Seen-Peer-Cert"))
+	}))
+	defer upstream.Close()
+	dir := t.TempDir()
+	ca := testcert.NewCA("test CA")
+	certFile, keyFile := testcert.WriteFiles(dir, "proxy", ca.Server("proxy"))
+	caFile := ca.WriteCA(dir, "ca")
+	client := ca.Client("client")
+	digest := testcert.SHA256(client)
+
+	for _, mode := range []string{"verify", "require"} {
+		t.Run("-tls-client-auth "+mode, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			outR, outW := io.Pipe()
+			done := make(chan error, 1)
+			go func() {
+				done <- run(ctx, []string{"-module", module, "-config", os.DevNull, "-upstream", upstream.URL, "-listen", "127.0.0.1:0", "-admin", "",
+					"-tls-cert", certFile, "-tls-key", keyFile, "-tls-client-ca", caFile, "-tls-client-auth", mode}, outW, io.Discard)
+				outW.Close()
+			}()
+			lines := bufio.NewScanner(outR)
+			url := ""
+			for url == "" && lines.Scan() {
+				_, url, _ = strings.Cut(lines.Text(), "proxy listening on ")
+			}
+			go io.Copy(io.Discard, outR)
+			if !strings.HasPrefix(url, "https://") {
+				t.Fatalf("listen line %q (run: %v)", url, <-done)
+			}
+			get := func(certs ...tls.Certificate) (string, error) {
+				c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.Pool(), Certificates: certs}}}
+				resp, err := c.Get(url + "/")
+				if err != nil {
+					return "", err
+				}
+				defer resp.Body.Close()
+				b, _ := io.ReadAll(resp.Body)
+				return string(b), nil
+			}
+			if got, err := get(client); err != nil || got != hex.EncodeToString(digest[:])+" 0" {
+				t.Errorf("with the client certificate the plugin saw %q (%v)", got, err)
+			}
+			got, err := get()
+			switch {
+			case mode == "verify" && (err != nil || got != "1"):
+				t.Errorf("without a client certificate the plugin saw %q (%v), want NOT_FOUND", got, err)
+			case mode == "require" && err == nil:
+				t.Errorf("a client without a certificate got through: %q", got)
+			}
+			// A certificate from another CA is never presented to the plugin.
+			stranger := testcert.NewCA("other CA").Client("stranger")
+			if got, err := get(stranger); err == nil && got != "1" {
+				t.Errorf("the plugin saw a certificate from another CA: %q", got)
+			}
+			cancel()
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
 }

@@ -14,6 +14,14 @@
 //
 // Clients (client_secret_basic or client_secret_post):
 //   scopegate-e2e / e2e-secret   scopes: kong_api_access profile_read
+//   scopegate-e2e-mtls / e2e-secret   the same, tokens certificate-bound (RFC 8705)
+//
+// Sender-constrained tokens: a token request with a DPoP header gets a
+// DPoP-bound token (RFC 9449, cnf.jkt; ES256 and EdDSA proofs). The server
+// speaks plain HTTP, so the tests play the TLS-terminating front for mTLS:
+// the client certificate reaches it URL-encoded PEM in x-client-cert (as
+// Envoy's XFCC Cert= carries it), and scopegate-e2e-mtls tokens are bound to
+// it (cnf.x5t#S256).
 // Resource servers (pick with the `resource` token parameter):
 //   urn:scopegate:api     audience "scopegate-api", tokens live 300 s (default)
 //   urn:scopegate:short   audience "scopegate-api", tokens live 1 s (expiry tests)
@@ -77,6 +85,15 @@ async function main() {
       redirect_uris: [],
       token_endpoint_auth_method: 'client_secret_post',
       scope: 'kong_api_access profile_read',
+    }, {
+      client_id: 'scopegate-e2e-mtls',
+      client_secret: 'e2e-secret',
+      grant_types: ['client_credentials'],
+      response_types: [],
+      redirect_uris: [],
+      token_endpoint_auth_method: 'client_secret_basic',
+      tls_client_certificate_bound_access_tokens: true,
+      scope: 'kong_api_access profile_read',
     }],
     scopes: ['openid', 'kong_api_access', 'profile_read'],
     cookies: { keys: [randomBytes(16).toString('hex')] },
@@ -84,6 +101,15 @@ async function main() {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
       introspection: { enabled: false },
+      dPoP: { enabled: true },
+      mTLS: {
+        enabled: true,
+        certificateBoundAccessTokens: true,
+        getCertificate: (ctx) => {
+          const pem = ctx.get('x-client-cert');
+          return pem ? decodeURIComponent(pem) : undefined;
+        },
+      },
       revocation: { enabled: false },
       resourceIndicators: {
         enabled: true,

@@ -1,7 +1,9 @@
 // Package devidp is a small OpenID provider for development and demos: OpenID
 // discovery, a JWKS, and a token endpoint with the password and
 // client-credentials grants that issues signed JWT access tokens (RFC 9068
-// shaped). Keys rotate on request. It is deliberately simple — in-memory users
+// shaped), DPoP-bound when the token request carries a DPoP proof and
+// certificate-bound when it comes over TLS with a client certificate
+// (binding.go). Keys rotate on request. It is deliberately simple — in-memory users
 // and clients, no sessions, no refresh tokens — and must never guard anything
 // real.
 package devidp
@@ -109,6 +111,8 @@ type Server struct {
 	mu   sync.Mutex
 	keys []*testjwt.Key // keys[0] signs; the rest are retired but still published
 	seq  int
+
+	proofs proofJTIs // jti values of the DPoP proofs accepted at the token endpoint
 }
 
 // New validates cfg, applies defaults and generates the first signing key.
@@ -240,16 +244,18 @@ func (s *Server) discovery(w http.ResponseWriter, _ *http.Request) {
 	}
 	slices.Sort(scopes)
 	writeJSON(w, http.StatusOK, map[string]any{
-		"issuer":                                s.cfg.Issuer,
-		"jwks_uri":                              s.cfg.Issuer + "/jwks",
-		"token_endpoint":                        s.cfg.Issuer + "/token",
-		"grant_types_supported":                 []string{"password", "client_credentials"},
-		"token_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post", "none"},
-		"response_types_supported":              []string{"token"},
-		"subject_types_supported":               []string{"public"},
-		"id_token_signing_alg_values_supported": algs,
-		"scopes_supported":                      slices.Compact(scopes),
-		"claims_supported":                      []string{"iss", "sub", "aud", "exp", "iat", "jti", "scope", "client_id", "preferred_username", "realm_access", "groups"},
+		"issuer":                                     s.cfg.Issuer,
+		"jwks_uri":                                   s.cfg.Issuer + "/jwks",
+		"token_endpoint":                             s.cfg.Issuer + "/token",
+		"grant_types_supported":                      []string{"password", "client_credentials"},
+		"token_endpoint_auth_methods_supported":      []string{"client_secret_basic", "client_secret_post", "none"},
+		"response_types_supported":                   []string{"token"},
+		"subject_types_supported":                    []string{"public"},
+		"id_token_signing_alg_values_supported":      algs,
+		"scopes_supported":                           slices.Compact(scopes),
+		"claims_supported":                           []string{"iss", "sub", "aud", "exp", "iat", "jti", "scope", "client_id", "preferred_username", "realm_access", "groups", "cnf"},
+		"dpop_signing_alg_values_supported":          proofAlgNames(),
+		"tls_client_certificate_bound_access_tokens": true,
 	})
 }
 
@@ -319,16 +325,25 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		}
 		sub, allowed = client.ID, client.Scopes
 	}
+	cnf, err := s.binding(r)
+	if err != nil {
+		oauthError(w, http.StatusBadRequest, "invalid_dpop_proof", err.Error())
+		return
+	}
 	granted := grantScopes(form.Get("scope"), allowed)
-	tok, exp, err := s.issue(sub, username, client.ID, granted, groups)
+	tok, exp, err := s.issue(sub, username, client.ID, granted, groups, cnf)
 	if err != nil {
 		oauthError(w, http.StatusInternalServerError, "server_error", err.Error())
 		return
 	}
+	tokenType := "Bearer"
+	if _, dpop := cnf["jkt"]; dpop {
+		tokenType = "DPoP" // RFC 9449 §5
+	}
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusOK, map[string]any{
 		"access_token": tok,
-		"token_type":   "Bearer",
+		"token_type":   tokenType,
 		"expires_in":   exp,
 		"scope":        strings.Join(granted, " "),
 	})
@@ -395,8 +410,9 @@ func grantScopes(requested string, allowed []string) []string {
 	return slices.Compact(out)
 }
 
-// issue signs an access token and returns it with its lifetime in seconds.
-func (s *Server) issue(sub, username, clientID string, scopes, groups []string) (string, int64, error) {
+// issue signs an access token and returns it with its lifetime in seconds;
+// cnf, when not nil, binds it (RFC 7800).
+func (s *Server) issue(sub, username, clientID string, scopes, groups []string, cnf map[string]any) (string, int64, error) {
 	now := s.cfg.Now()
 	ttl := int64(s.cfg.TokenTTL / time.Second)
 	if ttl < 1 {
@@ -411,6 +427,9 @@ func (s *Server) issue(sub, username, clientID string, scopes, groups []string) 
 		"jti":       randomHex(16),
 		"client_id": clientID,
 		"scope":     strings.Join(scopes, " "),
+	}
+	if cnf != nil {
+		claims["cnf"] = cnf
 	}
 	if username != "" {
 		claims["preferred_username"] = username

@@ -1,6 +1,7 @@
-// Package testjwt builds signing keys, JWKS documents and signed tokens for
-// tests, benchmarks and the development identity provider. It never verifies
-// anything: it is the "identity provider" side of every scopegate test.
+// Package testjwt builds signing keys, JWKS documents, signed tokens and
+// DPoP proofs for tests, benchmarks, the development identity provider and
+// the dpop client command. It never verifies anything: it is the "identity
+// provider" (and client) side of every scopegate test.
 //
 // Key generation cannot fail in practice, so the helpers panic on errors
 // instead of threading a testing.TB through every call.
@@ -258,3 +259,57 @@ func mustJSON(v any) []byte {
 
 // Keep the hash implementations linked in for crypto.Hash.New.
 var _ = []func() hash.Hash{sha256.New, sha512.New}
+
+// PublicJWK returns the key's public JWK with only its key members (kty,
+// crv, x, y / n, e) — what a client puts in a DPoP proof's jwk header.
+func (k *Key) PublicJWK() map[string]any {
+	m := k.JWK()
+	delete(m, "use")
+	delete(m, "alg")
+	delete(m, "kid")
+	return m
+}
+
+// Thumbprint returns the key's RFC 7638 JWK SHA-256 thumbprint (base64url),
+// the cnf.jkt of tokens bound to it. It is computed here with encoding/json
+// (sorted keys, no whitespace), independently of the jwt package's own.
+func (k *Key) Thumbprint() string {
+	jwk := k.PublicJWK()
+	required := map[string]any{}
+	for _, name := range map[string][]string{
+		"EC": {"crv", "kty", "x", "y"}, "RSA": {"e", "kty", "n"}, "OKP": {"crv", "kty", "x"}, "oct": {"k", "kty"},
+	}[jwk["kty"].(string)] {
+		required[name] = jwk[name]
+	}
+	sum := sha256.Sum256(mustJSON(required))
+	return b64(sum[:])
+}
+
+// DPoPHeader is the protected header of a DPoP proof by k: typ dpop+jwt,
+// the public JWK, no kid. Tests edit it (a nil value removes a member when
+// passed to Sign) to build broken proofs.
+func (k *Key) DPoPHeader() map[string]any {
+	return map[string]any{"typ": "dpop+jwt", "jwk": k.PublicJWK(), "kid": nil}
+}
+
+// DPoPClaims are the claims of a proof for one request (RFC 9449 §4.2): a
+// fresh random jti, htm, htu, iat, and ath when accessToken is not empty,
+// nonce when nonce is not empty.
+func DPoPClaims(method, uri, accessToken, nonce string, iat time.Time) map[string]any {
+	var id [16]byte
+	rand.Read(id[:])
+	c := map[string]any{"jti": b64(id[:]), "htm": method, "htu": uri, "iat": iat.Unix()}
+	if accessToken != "" {
+		sum := sha256.Sum256([]byte(accessToken))
+		c["ath"] = b64(sum[:])
+	}
+	if nonce != "" {
+		c["nonce"] = nonce
+	}
+	return c
+}
+
+// DPoPProof mints a DPoP proof by k for one request.
+func (k *Key) DPoPProof(method, uri, accessToken, nonce string, iat time.Time) string {
+	return k.Sign(DPoPClaims(method, uri, accessToken, nonce, iat), k.DPoPHeader())
+}

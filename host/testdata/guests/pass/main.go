@@ -91,6 +91,8 @@ func init() {
 		method, _ := g.Property("request", "method")
 		_, unknown := g.Property("no", "such", "property")
 		g.SetHeader(0, "x-seen-properties", source+" "+plugin+" "+method+" "+strconv.Itoa(int(unknown)))
+		cert, certStatus := g.Property("connection", "sha256_peer_certificate_digest")
+		g.SetHeader(0, "x-seen-peer-cert", cert+" "+strconv.Itoa(int(certStatus)))
 		path, _ := g.Property("request", "path")
 		g.SetHeader(0, "x-seen-path", path)
 		g.SetHeader(0, "x-pass", "yes")
