@@ -229,4 +229,3 @@ func BenchmarkHostCrypto(b *testing.B) {
 		}
 	}
 }
-
