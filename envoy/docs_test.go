@@ -219,7 +219,9 @@ func TestIstioDocObjectsAreValidIstioConfig(t *testing.T) {
 	var specs int
 	for _, b := range allCodeBlocks(t) {
 		switch {
-		case b.lang != "yaml" || b.file == migrationDoc:
+		case b.lang != "yaml" || b.file == migrationDoc || b.file == "docs/sender-constrained.md":
+			// Abbreviated objects, and the TLS Gateway that
+			// TestSenderConstrainedDocSnippets checks on its own.
 		case strings.Contains(b.text, "apiVersion:"):
 			objects[b.file] = append(objects[b.file], b.text)
 		case b.file == istioDoc && strings.HasPrefix(b.text, "spec:"):

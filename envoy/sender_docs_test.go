@@ -3,8 +3,6 @@ package envoy
 import (
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -17,33 +15,6 @@ import (
 	"github.com/scopegate/scopegate/filter"
 )
 
-// docBlocks returns the fenced code blocks of a file under docs/.
-func docBlocks(t *testing.T, name string) []codeBlock {
-	t.Helper()
-	data, err := os.ReadFile(filepath.Join("..", "docs", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var blocks []codeBlock
-	var cur *codeBlock
-	for i, line := range strings.Split(string(data), "\n") {
-		trimmed := strings.TrimSpace(line)
-		switch {
-		case cur == nil && strings.HasPrefix(trimmed, "```"):
-			cur = &codeBlock{lang: strings.TrimPrefix(trimmed, "```"), line: i + 1}
-		case cur != nil && trimmed == "```":
-			blocks = append(blocks, *cur)
-			cur = nil
-		case cur != nil:
-			cur.text += line + "\n"
-		}
-	}
-	if cur != nil {
-		t.Fatalf("docs/%s: unterminated code block at line %d", name, cur.line)
-	}
-	return blocks
-}
-
 // TestSenderConstrainedDocSnippets checks every snippet of
 // docs/sender-constrained.md: the plugin configurations against
 // scopegate's parser, the Envoy fragments against Envoy's types (strict,
@@ -51,7 +22,7 @@ func docBlocks(t *testing.T, name string) []codeBlock {
 func TestSenderConstrainedDocSnippets(t *testing.T) {
 	const doc = "sender-constrained.md"
 	seen := map[string]int{}
-	for _, b := range docBlocks(t, doc) {
+	for _, b := range codeBlocks(t, "docs/"+doc) {
 		where := fmt.Sprintf("docs/%s:%d", doc, b.line)
 		switch {
 		case b.lang == "json":
