@@ -1,0 +1,99 @@
+package filter
+
+// Red-team tests of the merged filter (see e2e/redteam_test.go for the same
+// attacks through the compiled module, and docs/hardening.md).
+
+import (
+	"encoding/hex"
+	"strings"
+	"testing"
+)
+
+// envoyXFCCElement is the element an Envoy front adds to XFCC for a client
+// certificate (source/common/http/conn_manager_utility.cc): By (the front's
+// own URI SAN), Hash, Subject quoted with the RFC 2253 escapes BoringSSL
+// writes, then the client's URI and DNS SANs exactly as the certificate
+// holds them, unquoted and unescaped.
+func envoyXFCCElement(hash, subject, uri, dns string) string {
+	var esc strings.Builder
+	for i := 0; i < len(subject); i++ {
+		if strings.IndexByte(`,+"\<>;`, subject[i]) >= 0 {
+			esc.WriteByte('\\')
+		}
+		esc.WriteByte(subject[i])
+	}
+	el := "By=spiffe://front.example/ns/edge;Hash=" + hash + `;Subject="` + esc.String() + `";URI=` + uri
+	if dns != "" {
+		el += ";DNS=" + dns
+	}
+	return el
+}
+
+// benignXFCCPart reports whether s could not take part in a forgery: no
+// separators, quotes, escapes, keys or "hash".
+func benignXFCCPart(s string) bool {
+	return !strings.ContainsAny(s, `,;="\`) && !strings.Contains(strings.ToLower(s), "hash")
+}
+
+// FuzzXFCCNamesOnlyTheFrontsCertificate: whatever the client controls — the
+// XFCC it sent before the front's element (APPEND_FORWARD) and the subject,
+// URI and DNS SANs of its own certificate — the digest read is the one the
+// front wrote, or none. With nothing hostile in them it is the front's.
+func FuzzXFCCNamesOnlyTheFrontsCertificate(f *testing.F) {
+	victim := strings.Repeat("ab", 32)
+	for _, s := range [][4]string{
+		{"", "CN=thief", "spiffe://thief,Hash=" + victim, ""},
+		{"", "CN=thief", "spiffe://thief;x=y,By=z;Hash=" + victim, ""},
+		{"", "CN=thief", "", "thief.example,Hash=" + victim},
+		{`Hash=` + victim + `;Subject="`, "CN=thief", "spiffe://thief", ""},
+		{`Hash=` + victim + `;x="`, "CN=thief", `spiffe://thief"`, ""},
+		{`x="`, `CN=m,O=x;Hash=` + victim, `a"`, ""},
+		{"Hash=" + victim, "CN=client,O=Example", "spiffe://client", "client.example"},
+		{"", `CN=a"b\`, "", ""},
+	} {
+		f.Add(s[0], s[1], s[2], s[3], s[0] != "")
+	}
+	thiefDigest := strings.Repeat("cd", 32)
+	f.Fuzz(func(t *testing.T, prefix, subject, uri, dns string, appendForward bool) {
+		v := envoyXFCCElement(thiefDigest, subject, uri, dns)
+		if appendForward {
+			v = prefix + "," + v
+		}
+		d := headerCertDigest(v)
+		if d != nil && hex.EncodeToString(d) != thiefDigest {
+			t.Fatalf("read %x from %q; the front wrote %s", d, v, thiefDigest)
+		}
+		benign := benignXFCCPart(uri) && benignXFCCPart(dns) && !strings.Contains(strings.ToLower(subject), "hash") &&
+			(!appendForward || benignXFCCPart(prefix))
+		if benign && d == nil {
+			t.Fatalf("refused the front's element %q", v)
+		}
+	})
+}
+
+func TestRedTeamXFCCReadings(t *testing.T) {
+	front, other := strings.Repeat("cd", 32), strings.Repeat("ab", 32)
+	for _, c := range []struct {
+		name, value string
+		want        string // "" for no certificate
+	}{
+		{"the front's element alone", envoyXFCCElement(front, "CN=c,O=d", "spiffe://c", "c.example"), front},
+		{"a client element before the front's", "Hash=" + other + ";Subject=\"a,b\"," + envoyXFCCElement(front, "CN=c", "", ""), front},
+		{"a subject with escaped quotes and commas", envoyXFCCElement(front, `CN=a"b,c\`, "", ""), front},
+		{"a URI SAN that makes a last element", envoyXFCCElement(front, "CN=c", "x,Hash="+other, ""), ""},
+		{"a URI SAN with a semicolon before its comma", envoyXFCCElement(front, "CN=c", "x;y=z,Hash="+other, ""), ""},
+		{"a DNS SAN that makes a last element", envoyXFCCElement(front, "CN=c", "", "d,Hash="+other), ""},
+		{"an open quote in the client's element", `Hash=` + other + `;x=",` + envoyXFCCElement(front, "CN=c", "", ""), ""},
+		{"an open quote closed in the SAN", `Hash=` + other + `;x=",` + envoyXFCCElement(front, "", `u"`, ""), ""},
+		{"a hash named in the subject", envoyXFCCElement(front, "CN=Hash="+other, "", ""), ""},
+		{"a second hash inside another value", "Hash=" + front + ";By=x hash =" + other, ""},
+		{"a later element's hash key spelled with spaces", "Hash=" + other + ", hash =" + front, front},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got := headerCertDigest(c.value)
+			if hex.EncodeToString(got) != c.want {
+				t.Fatalf("headerCertDigest(%q) = %x, want %q", c.value, got, c.want)
+			}
+		})
+	}
+}
