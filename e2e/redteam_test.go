@@ -8,9 +8,14 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/scopegate/scopegate/host"
 	"github.com/scopegate/scopegate/internal/testjwt"
 )
 
@@ -72,4 +77,82 @@ func TestRedTeamXFCCNamesOnlyTheFrontsCertificate(t *testing.T) {
 	if n := a.h.Traps(); n != 0 {
 		t.Errorf("the filter trapped %d times", n)
 	}
+}
+
+// expressUpstream routes like an Express application with its defaults:
+// the raw pathname matched case-insensitively ("case sensitive routing"
+// off) and with or without a trailing slash ("strict routing" off).
+func expressUpstream(t *testing.T) readerUpstream {
+	rec := &hitRecorder{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, _, _ := strings.Cut(r.RequestURI, "?")
+		p = strings.ToLower(p)
+		if len(p) > 1 {
+			p = strings.TrimSuffix(p, "/")
+		}
+		rec.serve(w, r, routeOf(p), p)
+	}))
+	t.Cleanup(srv.Close)
+	return readerUpstream{kind: "Express-style router", url: srv.URL, seen: rec.seen}
+}
+
+// TestRedTeamLetterCaseIsAReading: Express, one of the readers paths.md
+// names, routes "/ADMIN" to the "/admin" handler by default. A path whose
+// case-insensitive reading selects another rule must be 400 like any other
+// path the readers disagree on, and must never reach the upstream.
+func TestRedTeamLetterCaseIsAReading(t *testing.T) {
+	key := testjwt.CachedKey("RS256", "readers")
+	token := func(scopes ...string) [2]string {
+		c := testjwt.Claims(readingsIssuer, "alice", time.Now(), scopes...)
+		c["aud"] = readingsAudience
+		return [2]string{"authorization", "Bearer " + key.Sign(c, nil)}
+	}
+	read, admin, kong := token("read"), token("admin"), token("kong_api_access")
+	up := expressUpstream(t)
+	p := startFilterProxy(t, readingsConfig(key), nil, func(c *host.Config) { c.Upstream = up.url })
+	proxyAddr, upAddr := strings.TrimPrefix(p.URL, "http://"), strings.TrimPrefix(up.url, "http://")
+	for _, a := range []readingAttack{
+		{name: "/ADMIN next to an exact /admin, with a token lacking admin", attack: get("/ADMIN", read), twin: get("/admin", admin), twinRoute: "admin", escapesTo: "admin"},
+		{name: "/Admin/ next to an exact /admin", attack: get("/Admin/", read), twin: get("/admin", admin), twinRoute: "admin", escapesTo: "admin"},
+		{name: "/Api/Admin/users with a token lacking admin", attack: get("/Api/Admin/users", read), twin: get("/api/admin/users", admin), twinRoute: "api-admin", escapesTo: "api-admin"},
+		{name: "/api/ADMIN/users under the /api rule", attack: get("/api/ADMIN/users", read), twin: get("/api/admin/users", admin), twinRoute: "api-admin", escapesTo: "api-admin"},
+		{name: "/OIDC/hello with a token lacking the scope", attack: get("/OIDC/hello", read), twin: get("/oidc/hello", kong), twinRoute: "oidc", escapesTo: "oidc"},
+		{name: "upper case where no rule tells the readings apart", attack: get("/api/Orders/ABC-12", read), want: 200, twin: get("/api/orders/abc-12", read), twinRoute: "api"},
+	} {
+		if a.want == 0 {
+			a.want = 400
+		}
+		t.Run(a.name, func(t *testing.T) {
+			t.Run(fmt.Sprintf("is answered %d", a.want), func(t *testing.T) {
+				before := len(up.seen(t))
+				if status, body := rawSend(t, proxyAddr, a.attack); status != a.want {
+					t.Fatalf("status %d %s, want %d", status, body, a.want)
+				}
+				if a.want != 200 {
+					if after := up.seen(t); len(after) != before {
+						t.Fatalf("the upstream received it: %+v", after[before:])
+					}
+				}
+			})
+			t.Run("while its valid twin reaches "+a.twinRoute, func(t *testing.T) {
+				before := len(up.seen(t))
+				if status, body := rawSend(t, proxyAddr, a.twin); status != 200 {
+					t.Fatalf("status %d %s, want 200", status, body)
+				}
+				if after := up.seen(t); len(after) != before+1 || after[before].Route != a.twinRoute {
+					t.Fatalf("the upstream saw %+v, want one request on %s", after[before:], a.twinRoute)
+				}
+			})
+			if a.escapesTo != "" {
+				t.Run("and sent straight to the upstream it reaches "+a.escapesTo, func(t *testing.T) {
+					before := len(up.seen(t))
+					rawSend(t, upAddr, a.attack)
+					if after := up.seen(t); len(after) != before+1 || after[before].Route != a.escapesTo {
+						t.Fatalf("the upstream saw %+v", after[before:])
+					}
+				})
+			}
+		})
+	}
+	p.requireClean(t)
 }

@@ -97,3 +97,35 @@ func TestRedTeamXFCCReadings(t *testing.T) {
 		})
 	}
 }
+
+// TestRedTeamLetterCaseIsAReading: Express routes with letter case ignored
+// by default, so a path whose case-insensitive reading selects another rule
+// is ambiguous (400), in either direction: an upper-case path next to a
+// lower-case rule, and a lower-case path next to a rule written in capitals.
+func TestRedTeamLetterCaseIsAReading(t *testing.T) {
+	h := startFilter(t, localConfig("", `"rules":[
+		{"match":{"path":"/admin"},"requires":{"scopes":["admin"]}},
+		{"match":{"path_separated_prefix":"/api/admin"},"requires":{"scopes":["admin"]}},
+		{"match":{"prefix":"/Reports/"},"requires":{"scopes":["reports"]}},
+		{"match":{"path_separated_prefix":"/public"},"requires":{"allow":true}}]`))
+	read, admin, reports := h.token(rsKey(), "alice", "read"), h.token(rsKey(), "alice", "admin"), h.token(rsKey(), "alice", "reports")
+	for _, c := range []struct {
+		name, path, token string
+		want              int
+		twin, twinToken   string
+	}{
+		{"an upper-case exact path", "/ADMIN", read, 400, "/admin", admin},
+		{"a mixed-case exact path with a trailing slash", "/Admin/", read, 400, "/admin", admin},
+		{"an upper-case segment under a separated prefix", "/api/Admin/users", read, 400, "/api/admin/users", admin},
+		{"an encoded upper-case letter", "/%41dmin", read, 400, "/admin", admin},
+		{"a lower-case path next to a rule in capitals", "/reports/q1", read, 400, "/Reports/q1", reports},
+		{"an upper-case path no rule tells apart", "/api/Orders/X1", read, 200, "/api/orders/x1", read},
+		{"an upper-case path under an open prefix", "/public/README", "", 200, "/public/readme", ""},
+		{"an upper-case open path next to a guarded rule", "/PUBLIC/x", "", 400, "/public/x", ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			wantStatus(t, h.get(c.path, c.token), c.want)
+			wantStatus(t, h.get(c.twin, c.twinToken), 200)
+		})
+	}
+}
