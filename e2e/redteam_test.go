@@ -5,17 +5,22 @@ package e2e
 // answer and a valid twin; docs/hardening.md lists them under "Red team".
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/scopegate/scopegate/host"
+	"github.com/scopegate/scopegate/internal/syncbuf"
 	"github.com/scopegate/scopegate/internal/testjwt"
 )
 
@@ -155,4 +160,185 @@ func TestRedTeamLetterCaseIsAReading(t *testing.T) {
 		})
 	}
 	p.requireClean(t)
+}
+
+// TestRedTeamHostCryptoChecksTheKidsOwnKey: verify_signature is handed the
+// SPKI of the key the token's kid names, never another key of the set, so a
+// token signed by one published key under another's kid is refused, on the
+// host's path (counted), and kid-less tokens are tried key by key.
+func TestRedTeamHostCryptoChecksTheKidsOwnKey(t *testing.T) {
+	r1, r2 := testjwt.CachedKey("RS256", "rt-r1"), testjwt.CachedKey("RS256", "rt-r2")
+	e1, e2 := testjwt.CachedKey("ES256", "rt-e1"), testjwt.CachedKey("ES256", "rt-e2")
+	var log syncbuf.Buffer
+	h, err := cryptoHost(t, cryptoConfig("", r1, r2, e1, e2), host.VerifySignaturePresent, &log)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, log.String())
+	}
+	claims := func() map[string]any { return testjwt.Claims(filterIssuer, "alice", time.Now()) }
+	for _, c := range []struct {
+		name   string
+		signer *testjwt.Key
+		kid    any // nil: no kid
+	}{
+		{"RS256 signed by one key under another's kid", r1, "rt-r2"},
+		{"ES256 signed by one key under another's kid", e2, "rt-e1"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			before := hostMetric(h, "scopegate.signature.host")
+			if status, body := decideOrders(t, h, c.signer.Sign(claims(), map[string]any{"kid": c.kid})); status != 401 {
+				t.Fatalf("status %d %s, want 401", status, body)
+			}
+			if hostMetric(h, "scopegate.signature.host") == before {
+				t.Fatal("the proxy's verify_signature was not asked")
+			}
+			t.Run("while its valid twin (its own kid) passes", func(t *testing.T) {
+				if status, body := decideOrders(t, h, c.signer.Sign(claims(), nil)); status != 200 {
+					t.Fatalf("status %d %s", status, body)
+				}
+			})
+		})
+	}
+	t.Run("a kid-less token is tried against each key of its type", func(t *testing.T) {
+		for _, k := range []*testjwt.Key{r2, e2} {
+			if status, body := decideOrders(t, h, k.Sign(claims(), map[string]any{"kid": nil})); status != 200 {
+				t.Fatalf("%s: status %d %s", k.Kid, status, body)
+			}
+		}
+	})
+}
+
+// boundToken is a token for attackConfig bound to client's key.
+func boundToken(rs, client *testjwt.Key) string {
+	return rs.Sign(attackClaims(func(c map[string]any) { c["cnf"] = map[string]any{"jkt": client.Thumbprint()} }), nil)
+}
+
+// TestRedTeamADPoPProofIsAcceptedOnceEvenByWorkersRacing: the replay store
+// is written with CAS, so one proof sent to two worker VMs at the same
+// moment is accepted by one of them only (TestDPoPReplayIsRefusedOnEveryWorker
+// sends them one after the other).
+func TestRedTeamADPoPProofIsAcceptedOnceEvenByWorkersRacing(t *testing.T) {
+	rs, client := testjwt.CachedKey("RS256", "k1"), testjwt.CachedKey("ES256", "e2e-dpop")
+	a := newAttackHost(t, dpopConfig(rs, ""))
+	tok := boundToken(rs, client)
+	for round := range 12 {
+		proof := client.DPoPProof("GET", "http://api.example/orders/1", tok, "", time.Now())
+		var wg sync.WaitGroup
+		var allowedN atomic.Int32
+		start := make(chan struct{})
+		for worker := range 2 {
+			for range 2 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					<-start
+					d, err := a.h.DoOn(context.Background(), worker, host.Request{Method: "GET", Path: "/orders/1", Authority: "api.example",
+						Headers: [][2]string{{"authorization", "DPoP " + tok}, {"dpop", proof}}})
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if d.Continue {
+						allowedN.Add(1)
+					} else if d.Status != 401 {
+						t.Errorf("round %d: status %d %s", round, d.Status, d.Body)
+					}
+				}()
+			}
+		}
+		close(start)
+		wg.Wait()
+		if n := allowedN.Load(); n != 1 {
+			t.Fatalf("round %d: one proof sent four times at once was accepted %d times, want once", round, n)
+		}
+	}
+	if n := a.h.Traps(); n != 0 {
+		t.Errorf("the filter trapped %d times", n)
+	}
+}
+
+// TestRedTeamDPoPRequestsCarryOneTokenAndOneProof: Authorization: DPoP is a
+// token source like any other, so a second token anywhere is 400; a second
+// DPoP header in another case is a second proof; and on success neither the
+// token nor the proof reaches the upstream.
+func TestRedTeamDPoPRequestsCarryOneTokenAndOneProof(t *testing.T) {
+	rs, client := testjwt.CachedKey("RS256", "k1"), testjwt.CachedKey("ES256", "e2e-dpop")
+	a := newAttackHost(t, dpopConfig(rs, ""))
+	tok, other := boundToken(rs, client), rs.Sign(attackClaims(nil), nil)
+	proof := func(path string) [2]string {
+		return [2]string{"dpop", client.DPoPProof("GET", "http://api.example"+path, tok, "", time.Now())}
+	}
+	dpop := [2]string{"authorization", "DPoP " + tok}
+	for _, c := range []attackCase{
+		{name: "the DPoP scheme and a query token", attack: attackRequest{"/orders/1?access_token=" + other, [][2]string{dpop, proof("/orders/1")}}, want: deniedMultiple},
+		{name: "the DPoP scheme and a Bearer header", attack: attackRequest{"/orders/1", [][2]string{dpop, {"authorization", "Bearer " + other}, proof("/orders/1")}}, want: deniedMultiple},
+		{name: "two proofs in different case", attack: attackRequest{"/orders/1", [][2]string{dpop, proof("/orders/1"), {"DPOP", proof("/orders/1")[1]}}}, want: deniedDPoP},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			requireOutcome(t, a.decide(t, c.attack), c.want)
+			t.Run("while its valid twin passes without the token or proof upstream", func(t *testing.T) {
+				d := a.decide(t, attackRequest{"/orders/1", [][2]string{dpop, proof("/orders/1")}})
+				requireOutcome(t, d, allowed)
+				for _, name := range []string{"authorization", "dpop"} {
+					if v, ok := pairValue(d.Headers, name); ok {
+						t.Errorf("the upstream gets %s: %.20q...", name, v)
+					}
+				}
+			})
+		})
+	}
+}
+
+// TestRedTeamAPreflightWithAChunkedBodyIsJudged: the CORS preflight bypass
+// takes only requests without a body; a body sent chunked (no
+// Content-Length) through the local proxy is judged like any request.
+func TestRedTeamAPreflightWithAChunkedBodyIsJudged(t *testing.T) {
+	p := startFilterProxy(t, attackConfig(testjwt.CachedKey("RS256", "k1")), nil)
+	send := func(body io.Reader) int {
+		req, err := http.NewRequest("OPTIONS", p.URL+"/orders/1", body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Origin", "https://app.example")
+		req.Header.Set("Access-Control-Request-Method", "DELETE")
+		resp, err := p.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	before := p.Upstream.count()
+	if status := send(io.MultiReader(strings.NewReader(`{"delete":"everything"}`))); status != 401 {
+		t.Fatalf("a preflight with a chunked body: %d, want 401", status)
+	}
+	if p.Upstream.count() != before {
+		t.Fatal("the upstream received it")
+	}
+	if status := send(nil); status != 200 || p.Upstream.count() != before+1 {
+		t.Fatalf("the bodyless preflight twin: %d", status)
+	}
+	p.requireClean(t)
+}
+
+// TestRedTeamACertificateHeaderIsNotTheConnection: without
+// client_cert_header only the connection's certificate counts; an XFCC the
+// client sent, in any spelling, names nothing.
+func TestRedTeamACertificateHeaderIsNotTheConnection(t *testing.T) {
+	rs := testjwt.CachedKey("RS256", "k1")
+	a := newAttackHost(t, attackConfig(rs))
+	der := []byte("victim client certificate DER")
+	sum := sha256.Sum256(der)
+	tok := rs.Sign(attackClaims(func(c map[string]any) {
+		c["cnf"] = map[string]any{"x5t#S256": base64.RawURLEncoding.EncodeToString(sum[:])}
+	}), nil)
+	xfcc := "Hash=" + hex.EncodeToString(sum[:])
+	for _, name := range []string{"x-forwarded-client-cert", "x_forwarded_client_cert", "X-Forwarded-Client-Cert"} {
+		requireOutcome(t, a.decide(t, onOrders(append(bearer(tok), [2]string{name, xfcc}))), deniedInvalid)
+	}
+	d, err := a.h.Do(context.Background(), host.Request{Method: "GET", Path: "/orders/1", Authority: "api.example",
+		Headers: bearer(tok), ClientCertificate: der})
+	if err != nil {
+		t.Fatal(err)
+	}
+	requireOutcome(t, d, allowed)
 }

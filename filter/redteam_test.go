@@ -7,6 +7,8 @@ import (
 	"encoding/hex"
 	"strings"
 	"testing"
+
+	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
 )
 
 // envoyXFCCElement is the element an Envoy front adds to XFCC for a client
@@ -128,4 +130,26 @@ func TestRedTeamLetterCaseIsAReading(t *testing.T) {
 			wantStatus(t, h.get(c.twin, c.twinToken), 200)
 		})
 	}
+}
+
+// TestRedTeamAnEmptyHeaderMapIsNeverLetThrough: Envoy hands a guest an
+// empty map where it cannot serialise one (over 1024 pairs or 1 MiB), and a
+// proxy-wasm host may hand one over after the stream moved on. An empty map
+// has no :path to judge: it is refused, and the claim headers are removed by
+// name all the same.
+func TestRedTeamAnEmptyHeaderMapIsNeverLetThrough(t *testing.T) {
+	h := startFilter(t, localConfig(`"claim_to_headers":[{"claim":"sub","header":"x-jwt-sub"}]`,
+		`"rules":[{"match":{"prefix":"/"},"requires":{"allow":true}}]`))
+	id := h.host.InitializeHttpContext()
+	r := h.result(id, h.host.CallOnRequestHeaders(id, nil, true))
+	if r.action == types.ActionContinue || r.status() != 400 {
+		t.Fatalf("an empty header map: action %v status %d, want a 400 answer", r.action, r.status())
+	}
+	t.Run("while its valid twin, the same open route with its headers, passes", func(t *testing.T) {
+		r := h.do("GET", "/anything", [2]string{"x-jwt-sub", "spoofed"})
+		wantStatus(t, r, 200)
+		if v, ok := r.upstreamHeader("x-jwt-sub"); ok {
+			t.Errorf("the upstream gets x-jwt-sub %q", v)
+		}
+	})
 }
