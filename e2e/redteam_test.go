@@ -342,3 +342,100 @@ func TestRedTeamACertificateHeaderIsNotTheConnection(t *testing.T) {
 	}
 	requireOutcome(t, d, allowed)
 }
+
+// methodOverrideUpstream serves a POST with the method its headers or query
+// name, as method-overriding frameworks do: X-HTTP-Method-Override
+// (Rack::MethodOverride, on by default in Rails; Express's method-override;
+// ASP.NET Core's UseHttpMethodOverride), X-HTTP-Method (OData, ASP.NET Web
+// API), X-Method-Override (Google APIs), in any spelling CGI folds into one
+// name, or the _method query parameter (method-override('_method'), Laravel).
+func methodOverrideUpstream(t *testing.T) readerUpstream {
+	rec := &hitRecorder{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			for name, vs := range r.Header {
+				switch strings.ReplaceAll(strings.ToLower(name), "_", "-") {
+				case "x-http-method-override", "x-http-method", "x-method-override":
+					r.Method = strings.ToUpper(vs[0])
+				}
+			}
+			if m := r.URL.Query().Get("_method"); m != "" {
+				r.Method = strings.ToUpper(m)
+			}
+		}
+		rec.serve(w, r, routeOf(r.URL.Path), r.URL.Path)
+	}))
+	t.Cleanup(srv.Close)
+	return readerUpstream{kind: "method-override upstream", url: srv.URL, seen: rec.seen}
+}
+
+// TestRedTeamAMethodOverrideIsAReading: a rule for DELETE /orders must not
+// be escaped by a POST the upstream serves as DELETE.
+func TestRedTeamAMethodOverrideIsAReading(t *testing.T) {
+	key := testjwt.CachedKey("RS256", "readers")
+	token := func(scopes ...string) [2]string {
+		c := testjwt.Claims(readingsIssuer, "alice", time.Now(), scopes...)
+		c["aud"] = readingsAudience
+		return [2]string{"authorization", "Bearer " + key.Sign(c, nil)}
+	}
+	read, del := token("read"), token("orders.delete")
+	up := methodOverrideUpstream(t)
+	p := startFilterProxy(t, readingsConfig(key), nil, func(c *host.Config) { c.Upstream = up.url })
+	proxyAddr, upAddr := strings.TrimPrefix(p.URL, "http://"), strings.TrimPrefix(up.url, "http://")
+	post := func(target string, headers ...[2]string) rawRequest {
+		return rawRequest{method: "POST", target: target, headers: headers}
+	}
+	deleteTwin := rawRequest{method: "DELETE", target: "/orders/1", headers: [][2]string{del}}
+	for _, a := range []struct {
+		name   string
+		attack rawRequest
+		twin   rawRequest
+	}{
+		{"POST with X-HTTP-Method-Override: DELETE", post("/orders/1", read, [2]string{"X-HTTP-Method-Override", "DELETE"}), deleteTwin},
+		{"POST with x_http_method_override: delete", post("/orders/1", read, [2]string{"x_http_method_override", "delete"}), deleteTwin},
+		{"POST with X-HTTP-Method: DELETE", post("/orders/1", read, [2]string{"X-HTTP-Method", "DELETE"}), deleteTwin},
+		{"POST with X-Method-Override: DELETE", post("/orders/1", read, [2]string{"X-Method-Override", "DELETE"}), deleteTwin},
+		{"POST /orders/1?_method=DELETE", post("/orders/1?_method=DELETE", read), deleteTwin},
+		{"POST /orders/1?_%6Dethod=delete", post("/orders/1?_%6Dethod=delete", read), deleteTwin},
+	} {
+		t.Run(a.name, func(t *testing.T) {
+			t.Run("is answered 400 and never reaches the upstream", func(t *testing.T) {
+				before := len(up.seen(t))
+				if status, body := rawSend(t, proxyAddr, a.attack); status != 400 {
+					t.Fatalf("status %d %s, want 400", status, body)
+				}
+				if after := up.seen(t); len(after) != before {
+					t.Fatalf("the upstream received it: %+v", after[before:])
+				}
+			})
+			t.Run("while its valid twin reaches orders as DELETE", func(t *testing.T) {
+				before := len(up.seen(t))
+				if status, body := rawSend(t, proxyAddr, a.twin); status != 200 {
+					t.Fatalf("status %d %s", status, body)
+				}
+				if after := up.seen(t); len(after) != before+1 || after[before].Method != "DELETE" {
+					t.Fatalf("the upstream saw %+v", after[before:])
+				}
+			})
+			t.Run("and sent straight to the upstream it is served as DELETE", func(t *testing.T) {
+				before := len(up.seen(t))
+				rawSend(t, upAddr, a.attack)
+				if after := up.seen(t); len(after) != before+1 || after[before].Method != "DELETE" || after[before].Route != "orders" {
+					t.Fatalf("the upstream saw %+v", after[before:])
+				}
+			})
+		})
+	}
+	t.Run("an override naming a method no rule tells apart passes", func(t *testing.T) {
+		for _, r := range []rawRequest{
+			post("/orders/1", read, [2]string{"X-HTTP-Method-Override", "PATCH"}),
+			post("/orders/1", read),
+			post("/api/x", read, [2]string{"X-HTTP-Method-Override", "DELETE"}),
+		} {
+			if status, body := rawSend(t, proxyAddr, r); status != 200 {
+				t.Fatalf("%s %s %v: status %d %s", r.method, r.target, r.headers[1:], status, body)
+			}
+		}
+	})
+	p.requireClean(t)
+}

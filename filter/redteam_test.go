@@ -153,3 +153,38 @@ func TestRedTeamAnEmptyHeaderMapIsNeverLetThrough(t *testing.T) {
 		}
 	})
 }
+
+// TestRedTeamAMethodOverrideIsAReading: a method named by an override
+// header or ?_method= is a reading of the request's method; when it selects
+// another rule the request is 400 (e2e: an upstream that honours them).
+func TestRedTeamAMethodOverrideIsAReading(t *testing.T) {
+	h := startFilter(t, localConfig("", `"rules":[
+		{"match":{"prefix":"/orders","methods":["DELETE"]},"requires":{"scopes":["orders.delete"]}},
+		{"match":{"prefix":"/orders"},"requires":{"scopes":["read"]}}]`))
+	read, del := [2]string{"authorization", "Bearer " + h.token(rsKey(), "alice", "read")}, [2]string{"authorization", "Bearer " + h.token(rsKey(), "alice", "orders.delete")}
+	for _, c := range []struct {
+		name    string
+		path    string
+		headers [][2]string
+		want    int
+	}{
+		{"X-HTTP-Method-Override: DELETE", "/orders/1", [][2]string{read, {"x-http-method-override", "DELETE"}}, 400},
+		{"X_HTTP_METHOD_OVERRIDE: delete", "/orders/1", [][2]string{read, {"X_HTTP_METHOD_OVERRIDE", "delete"}}, 400},
+		{"X-HTTP-Method: DELETE", "/orders/1", [][2]string{read, {"x-http-method", "DELETE"}}, 400},
+		{"X-Method-Override: PATCH, DELETE", "/orders/1", [][2]string{read, {"x-method-override", "PATCH, DELETE"}}, 400},
+		{"?_method=DELETE", "/orders/1?_method=DELETE", [][2]string{read}, 400},
+		{"?%5Fmethod=delete", "/orders/1?%5Fmethod=delete", [][2]string{read}, 400},
+		{"the override even with the DELETE scope", "/orders/1?_method=DELETE", [][2]string{del}, 400},
+		{"an override no rule tells apart", "/orders/1", [][2]string{read, {"x-http-method-override", "PATCH"}}, 200},
+		{"an empty override", "/orders/1", [][2]string{read, {"x-http-method-override", ""}}, 200},
+		{"an override naming the request's own method", "/orders/1?_method=post", [][2]string{read}, 200},
+		{"a parameter that only looks like one", "/orders/1?x_method=DELETE&_methods=DELETE", [][2]string{read}, 200},
+	} {
+		t.Run(c.name, func(t *testing.T) { wantStatus(t, h.do("POST", c.path, c.headers...), c.want) })
+	}
+	t.Run("valid twin: DELETE with its scope", func(t *testing.T) { wantStatus(t, h.do("DELETE", "/orders/1", del), 200) })
+	t.Run("and DELETE without it is 403", func(t *testing.T) { wantStatus(t, h.do("DELETE", "/orders/1", read), 403) })
+	if !strings.Contains(h.infoLogs(), "denied 400 POST /orders/1: a method override selects another rule than the request method") {
+		t.Errorf("no log line names the override:\n%s", h.infoLogs())
+	}
+}
