@@ -439,3 +439,24 @@ func TestRedTeamAMethodOverrideIsAReading(t *testing.T) {
 	})
 	p.requireClean(t)
 }
+
+// TestRedTeamTwoAuthorizationHeadersAsEnvoyFoldsThem: Authorization is one
+// of Envoy's inline headers, and Envoy joins a repeated inline header into
+// one value with ",". The filter then sees "Bearer a,Bearer b": still two
+// tokens, DESIGN §3's 400, whichever the proxy.
+func TestRedTeamTwoAuthorizationHeadersAsEnvoyFoldsThem(t *testing.T) {
+	rs := testjwt.CachedKey("RS256", "k1")
+	client := testjwt.CachedKey("ES256", "e2e-dpop")
+	a := newAttackHost(t, attackConfig(rs))
+	good, bound := rs.Sign(attackClaims(nil), nil), boundToken(rs, client)
+	for _, c := range []attackCase{
+		{name: "two Bearer tokens joined", attack: onOrders([][2]string{{"authorization", "Bearer " + good + ",Bearer " + good}})},
+		{name: "two Bearer tokens joined with a space", attack: onOrders([][2]string{{"authorization", "Bearer " + good + ", Bearer " + good}})},
+		{name: "a DPoP token and a Bearer token joined", attack: onOrders([][2]string{{"authorization", "DPoP " + bound + ",Bearer " + good}})},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			requireOutcome(t, a.decide(t, c.attack), deniedMultiple)
+			t.Run("while its valid twin passes", func(t *testing.T) { requireOutcome(t, a.decide(t, onOrders(bearer(good))), allowed) })
+		})
+	}
+}
