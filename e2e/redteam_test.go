@@ -460,3 +460,40 @@ func TestRedTeamTwoAuthorizationHeadersAsEnvoyFoldsThem(t *testing.T) {
 		})
 	}
 }
+
+// TestRedTeamDPoPProofURIAndThePathReadings: htu is compared after RFC 9449
+// §4.3's syntax-based normalisation (dot segments, unreserved escapes) on
+// both sides, so a proof names the resource every reader resolves the path
+// to; spellings that normalisation keeps apart (params, doubled slashes,
+// letter case) are another URI and need their own proof.
+func TestRedTeamDPoPProofURIAndThePathReadings(t *testing.T) {
+	rs, client := testjwt.CachedKey("RS256", "k1"), testjwt.CachedKey("ES256", "e2e-dpop")
+	a := newAttackHost(t, dpopConfig(rs, ""))
+	tok := boundToken(rs, client)
+	with := func(path, htuPath string) attackRequest {
+		return attackRequest{path, [][2]string{{"authorization", "DPoP " + tok},
+			{"dpop", client.DPoPProof("GET", "http://api.example"+htuPath, tok, "", time.Now())}}}
+	}
+	for _, c := range []struct {
+		path, htu string
+		want      outcome
+	}{
+		{"/orders/./1", "/orders/1", allowed},
+		{"/orders/%31", "/orders/1", allowed},
+		{"/orders/1", "/orders/x/../1", allowed},
+		{"/orders/1?page=2", "/orders/1", allowed},
+		{"/orders/1;x", "/orders/1", deniedDPoP},
+		{"/orders//1", "/orders/1", deniedDPoP},
+		{"/orders/2", "/orders/1", deniedDPoP},
+		{"/orders/1", "/Orders/1", deniedDPoP},
+	} {
+		t.Run(c.path+" with a proof for "+c.htu, func(t *testing.T) {
+			requireOutcome(t, a.decide(t, with(c.path, c.htu)), c.want)
+			if c.want != allowed {
+				t.Run("while its valid twin, a proof for the path as sent, passes", func(t *testing.T) {
+					requireOutcome(t, a.decide(t, with(c.path, c.path)), allowed)
+				})
+			}
+		})
+	}
+}
