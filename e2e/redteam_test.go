@@ -101,17 +101,20 @@ func expressUpstream(t *testing.T) readerUpstream {
 	return readerUpstream{kind: "Express-style router", url: srv.URL, seen: rec.seen}
 }
 
+// readersToken is an Authorization header for readingsConfig with scopes.
+func readersToken(key *testjwt.Key, scopes ...string) [2]string {
+	c := testjwt.Claims(readingsIssuer, "alice", time.Now(), scopes...)
+	c["aud"] = readingsAudience
+	return [2]string{"authorization", "Bearer " + key.Sign(c, nil)}
+}
+
 // TestRedTeamLetterCaseIsAReading: Express, one of the readers paths.md
 // names, routes "/ADMIN" to the "/admin" handler by default. A path whose
 // case-insensitive reading selects another rule must be 400 like any other
 // path the readers disagree on, and must never reach the upstream.
 func TestRedTeamLetterCaseIsAReading(t *testing.T) {
 	key := testjwt.CachedKey("RS256", "readers")
-	token := func(scopes ...string) [2]string {
-		c := testjwt.Claims(readingsIssuer, "alice", time.Now(), scopes...)
-		c["aud"] = readingsAudience
-		return [2]string{"authorization", "Bearer " + key.Sign(c, nil)}
-	}
+	token := func(scopes ...string) [2]string { return readersToken(key, scopes...) }
 	read, admin, kong := token("read"), token("admin"), token("kong_api_access")
 	up := expressUpstream(t)
 	p := startFilterProxy(t, readingsConfig(key), nil, func(c *host.Config) { c.Upstream = up.url })
@@ -373,11 +376,7 @@ func methodOverrideUpstream(t *testing.T) readerUpstream {
 // be escaped by a POST the upstream serves as DELETE.
 func TestRedTeamAMethodOverrideIsAReading(t *testing.T) {
 	key := testjwt.CachedKey("RS256", "readers")
-	token := func(scopes ...string) [2]string {
-		c := testjwt.Claims(readingsIssuer, "alice", time.Now(), scopes...)
-		c["aud"] = readingsAudience
-		return [2]string{"authorization", "Bearer " + key.Sign(c, nil)}
-	}
+	token := func(scopes ...string) [2]string { return readersToken(key, scopes...) }
 	read, del := token("read"), token("orders.delete")
 	up := methodOverrideUpstream(t)
 	p := startFilterProxy(t, readingsConfig(key), nil, func(c *host.Config) { c.Upstream = up.url })

@@ -108,10 +108,10 @@ func headerCertDigest(v string) []byte {
 	if d := decodeHexDigest(v); d != nil {
 		return d
 	}
-	if !quotesBalanced(v) {
+	elements, balanced := splitQuoted(v, ',')
+	if !balanced {
 		return nil
 	}
-	elements := splitQuoted(v, ',')
 	last := elements[len(elements)-1]
 	if before := strings.ToLower(v[:len(v)-len(last)]); strings.Contains(before, "uri=") || strings.Contains(before, "dns=") {
 		return nil
@@ -119,7 +119,8 @@ func headerCertDigest(v string) []byte {
 	var digest []byte
 	keys, found := 0, false
 	for i, el := range elements {
-		for _, pair := range splitQuoted(el, ';') {
+		pairs, _ := splitQuoted(el, ';')
+		for _, pair := range pairs {
 			k, val, ok := strings.Cut(strings.TrimSpace(pair), "=")
 			if !ok || !strings.EqualFold(strings.TrimSpace(k), "hash") {
 				continue
@@ -134,22 +135,6 @@ func headerCertDigest(v string) []byte {
 		return nil
 	}
 	return digest
-}
-
-// quotesBalanced reports whether every double quote of s that opens a
-// quoted value is closed (splitQuoted's reading: a backslash escapes the
-// next byte inside quotes).
-func quotesBalanced(s string) bool {
-	quoted := false
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c == '\\' && quoted:
-			i++
-		case c == '"':
-			quoted = !quoted
-		}
-	}
-	return !quoted
 }
 
 // hashMentions counts "hash" followed by optional spaces or tabs and "=",
@@ -172,9 +157,9 @@ func hashMentions(s string) int {
 }
 
 // splitQuoted splits s at sep outside double quotes (XFCC quotes values that
-// hold ',', ';' or '='; a backslash escapes a quote inside them).
-func splitQuoted(s string, sep byte) []string {
-	var out []string
+// hold ',', ';' or '='; a backslash escapes a quote inside them). balanced
+// is false when s ends inside a quoted value.
+func splitQuoted(s string, sep byte) (parts []string, balanced bool) {
 	quoted, start := false, 0
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; {
@@ -183,11 +168,11 @@ func splitQuoted(s string, sep byte) []string {
 		case c == '"':
 			quoted = !quoted
 		case c == sep && !quoted:
-			out = append(out, s[start:i])
+			parts = append(parts, s[start:i])
 			start = i + 1
 		}
 	}
-	return append(out, s[start:])
+	return append(parts, s[start:]), !quoted
 }
 
 // decodeHexDigest decodes 64 hex digits (either case) into a SHA-256
