@@ -500,7 +500,8 @@ func TestAttackMatrixThroughTheWasmFilter(t *testing.T) {
 	add(attackCase{name: "a DPoP proof made ten minutes ago", attack: onOrders(dpop(bound, victim.DPoPProof("GET", htu, bound, "", time.Now().Add(-10*time.Minute)))), want: deniedDPoP, token: bound, twin: fresh()})
 	add(attackCase{name: "two DPoP proofs", attack: onOrders(append(dpop(bound, victim.DPoPProof("GET", htu, bound, "", time.Now())), [2]string{"dpop", victim.DPoPProof("GET", htu, bound, "", time.Now())})), want: deniedDPoP, token: bound, twin: fresh()})
 	add(attackCase{name: "a token followed by junk", attack: onOrders([][2]string{{"authorization", "Bearer " + good + " junk"}}), want: deniedInvalid})
-	add(attackCase{name: "a token followed by a comma and another", attack: onOrders([][2]string{{"authorization", "Bearer " + good + ", Bearer " + good}}), want: deniedInvalid})
+	// Envoy joins two Authorization headers into this one value: two tokens (DESIGN §3).
+	add(attackCase{name: "a token followed by a comma and another", attack: onOrders([][2]string{{"authorization", "Bearer " + good + ", Bearer " + good}}), want: deniedMultiple})
 
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

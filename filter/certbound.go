@@ -93,28 +93,73 @@ func (h *httpContext) clientCertDigest(pol *CertificatePolicy, headers [][2]stri
 // headerCertDigest reads a certificate hash from a trusted header: an XFCC
 // value (the Hash= of its last element, Envoy's hex SHA-256 of the DER) or
 // a bare hex SHA-256. Anything else is no certificate.
+//
+// The XFCC a front writes is not all the front's: Envoy writes the URI and
+// DNS SANs of the client's certificate unquoted and unescaped (a SAN
+// "x,Hash=<other>" makes a last element of its own), and APPEND_FORWARD
+// keeps whatever XFCC the client sent before the front's element (an open
+// quote there swallows the front's comma). So a value is read only when
+// every way of reading it names the same certificate (DESIGN §5, one
+// reading): quotes balanced, every "hash=" in it a Hash key (none hidden in
+// a quoted value), and no URI or DNS value before the last element whose
+// comma it could have supplied. Otherwise it is no certificate (401).
 func headerCertDigest(v string) []byte {
 	v = strings.TrimSpace(v)
 	if d := decodeHexDigest(v); d != nil {
 		return d
 	}
-	elements := splitQuoted(v, ',')
-	if len(elements) == 0 {
+	elements, balanced := splitQuoted(v, ',')
+	if !balanced {
 		return nil
 	}
-	for _, pair := range splitQuoted(elements[len(elements)-1], ';') {
-		k, val, ok := strings.Cut(strings.TrimSpace(pair), "=")
-		if ok && strings.EqualFold(strings.TrimSpace(k), "hash") {
-			return decodeHexDigest(strings.Trim(strings.TrimSpace(val), `"`))
+	last := elements[len(elements)-1]
+	if before := strings.ToLower(v[:len(v)-len(last)]); strings.Contains(before, "uri=") || strings.Contains(before, "dns=") {
+		return nil
+	}
+	var digest []byte
+	keys, found := 0, false
+	for i, el := range elements {
+		pairs, _ := splitQuoted(el, ';')
+		for _, pair := range pairs {
+			k, val, ok := strings.Cut(strings.TrimSpace(pair), "=")
+			if !ok || !strings.EqualFold(strings.TrimSpace(k), "hash") {
+				continue
+			}
+			keys++
+			if i == len(elements)-1 && !found {
+				digest, found = decodeHexDigest(strings.Trim(strings.TrimSpace(val), `"`)), true
+			}
 		}
 	}
-	return nil
+	if keys != hashMentions(v) {
+		return nil
+	}
+	return digest
+}
+
+// hashMentions counts "hash" followed by optional spaces or tabs and "=",
+// in any case, anywhere in s: every place a Hash key could be read from.
+func hashMentions(s string) int {
+	n := 0
+	for i := 0; i+4 <= len(s); i++ {
+		if !strings.EqualFold(s[i:i+4], "hash") {
+			continue
+		}
+		j := i + 4
+		for j < len(s) && (s[j] == ' ' || s[j] == '\t') {
+			j++
+		}
+		if j < len(s) && s[j] == '=' {
+			n++
+		}
+	}
+	return n
 }
 
 // splitQuoted splits s at sep outside double quotes (XFCC quotes values that
-// hold ',', ';' or '='; a backslash escapes a quote inside them).
-func splitQuoted(s string, sep byte) []string {
-	var out []string
+// hold ',', ';' or '='; a backslash escapes a quote inside them). balanced
+// is false when s ends inside a quoted value.
+func splitQuoted(s string, sep byte) (parts []string, balanced bool) {
 	quoted, start := false, 0
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; {
@@ -123,11 +168,11 @@ func splitQuoted(s string, sep byte) []string {
 		case c == '"':
 			quoted = !quoted
 		case c == sep && !quoted:
-			out = append(out, s[start:i])
+			parts = append(parts, s[start:i])
 			start = i + 1
 		}
 	}
-	return append(out, s[start:])
+	return append(parts, s[start:]), !quoted
 }
 
 // decodeHexDigest decodes 64 hex digits (either case) into a SHA-256

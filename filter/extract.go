@@ -41,6 +41,10 @@ func (c *Config) extractToken(headers [][2]string, path string) (found foundToke
 			}
 			if raw, ok := stripScheme(h[1], src.ValuePrefix); ok {
 				note(foundToken{raw: raw, place: inHeader, name: src.Name, dpop: src.isDPoPScheme()})
+				// Envoy joins a repeated inline header (Authorization is one)
+				// into one value with ",", which no token holds: each comma
+				// is one more token (DESIGN §3: 400).
+				n += strings.Count(raw, ",")
 			}
 		}
 	}

@@ -126,6 +126,13 @@ func (h *httpContext) authorize() (action types.Action) {
 			reason: "request target is not origin-form and no rule allows it"}, method, path)
 		return types.ActionPause
 	}
+	// A POST that a framework serves as the method an override header or
+	// ?_method= names must not escape that method's rule (methodoverride.go).
+	if verdict == pathOK && cfg.methodOverrideDiffers(headers, path, req) {
+		pc.send(&denial{kind: denyBadRequest, description: "the request method is ambiguous",
+			reason: "a method override selects another rule than the request method"}, method, path)
+		return types.ActionPause
+	}
 	if cfg.BypassCORSPreflight && method == "OPTIONS" && h.bodyless && !announcesBody(headers) &&
 		headerValue(headers, "origin") != "" && headerValue(headers, "access-control-request-method") != "" {
 		pc.m.allowed.Increment(1)

@@ -96,7 +96,7 @@ func (c *Config) requirementFor(target, method string) (*Requirement, pathVerdic
 	}
 	if !needsNormalising(path) {
 		req := c.selectRequirement(path, method)
-		if c.slashTwinDiffers(path, method, req) {
+		if c.slashTwinDiffers(path, method, req) || c.caseTwinDiffers(path, method, req) {
 			return nil, pathAmbiguous
 		}
 		return req, pathOK
@@ -123,7 +123,7 @@ func (c *Config) requirementFor(target, method string) (*Requirement, pathVerdic
 			case req != first:
 				return nil, pathAmbiguous
 			}
-			if c.slashTwinDiffers(text, method, req) {
+			if c.slashTwinDiffers(text, method, req) || c.caseTwinDiffers(text, method, req) {
 				return nil, pathAmbiguous
 			}
 		}
@@ -167,19 +167,102 @@ func (c *Config) slashTwinDiffers(path, method string, req *Requirement) bool {
 		return false
 	}
 	if path[len(path)-1] == '/' {
-		return c.selectRequirement(path[:len(path)-1], method) != req
+		twin := path[:len(path)-1]
+		return c.selectRequirement(twin, method) != req || c.caseTwinDiffers(twin, method, req)
 	}
-	// path+"/" can only select another rule where a rule names it exactly.
+	// path+"/" can only select another rule where a rule names it exactly
+	// (in any letter case: Express ignores both).
 	for _, r := range c.Rules {
 		v := r.Match.Prefix
 		if v == "" {
 			v = r.Match.Path
 		}
-		if len(v) == len(path)+1 && v[len(path)] == '/' && v[:len(path)] == path {
-			return c.selectRequirement(path+"/", method) != req
+		if len(v) == len(path)+1 && v[len(path)] == '/' && asciiEqualFold(v[:len(path)], path) {
+			twin := path + "/"
+			return c.selectRequirement(twin, method) != req || c.caseTwinDiffers(twin, method, req)
 		}
 	}
 	return false
+}
+
+// caseTwinDiffers reports whether the rules, matched with ASCII letter case
+// ignored, select another rule than req for path. Express routes
+// case-insensitively by default ("/ADMIN" is served by the "/admin"
+// handler), ASP.NET and IIS too, so a rule that only the letter case keeps
+// from matching would be judged on a path the upstream serves as its own.
+// Only a path or a rule with an upper-case letter can differ.
+func (c *Config) caseTwinDiffers(path, method string, req *Requirement) bool {
+	if !c.upperInRules && !hasUpper(path) {
+		return false
+	}
+	for _, r := range c.Rules {
+		if r.Match.fitsFold(path, method) {
+			return r.Requirement != req
+		}
+	}
+	return c.Default != req
+}
+
+// fitsFold is Match.fits with ASCII letter case ignored in the path.
+func (m *Match) fitsFold(path, method string) bool {
+	switch {
+	case m.Path != "":
+		if len(path) != len(m.Path) || !asciiEqualFold(path, m.Path) {
+			return false
+		}
+	case m.SeparatedPrefix != "":
+		v := m.SeparatedPrefix
+		if len(path) < len(v) || !asciiEqualFold(path[:len(v)], v) || (len(path) > len(v) && path[len(v)] != '/') {
+			return false
+		}
+	default:
+		if len(path) < len(m.Prefix) || !asciiEqualFold(path[:len(m.Prefix)], m.Prefix) {
+			return false
+		}
+	}
+	return m.fits(m.anyPath(), method)
+}
+
+// anyPath is a path m's own path test accepts, so fits judges the method alone.
+func (m *Match) anyPath() string {
+	switch {
+	case m.Path != "":
+		return m.Path
+	case m.SeparatedPrefix != "":
+		return m.SeparatedPrefix
+	}
+	return m.Prefix
+}
+
+// hasUpper reports whether s holds an ASCII upper-case letter.
+func hasUpper(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 'A' && s[i] <= 'Z' {
+			return true
+		}
+	}
+	return false
+}
+
+// asciiEqualFold compares equal-length strings with ASCII letter case
+// ignored (and nothing else folded: Unicode case is not a reader's choice).
+func asciiEqualFold(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if x >= 'A' && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if y >= 'A' && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
 }
 
 // needsNormalising reports whether path holds anything a reading could change.

@@ -30,6 +30,9 @@ type Config struct {
 	// slashSensitive: some rule tells "/x" from "/x/" (an exact path, or a
 	// prefix ending in "/"), so path readings include the trailing-slash twin.
 	slashSensitive bool
+	// upperInRules: some rule value has an upper-case letter, so every
+	// path gets the case-insensitive reading (path.go, caseTwinDiffers).
+	upperInRules bool
 }
 
 // Provider is one trusted token issuer and where its keys come from.

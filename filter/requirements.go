@@ -270,6 +270,9 @@ func (c *Config) deriveSources() {
 		if (m.Path != "" && m.Path != "/" && m.Path != "*") || (len(m.Prefix) > 1 && m.Prefix[len(m.Prefix)-1] == '/') {
 			c.slashSensitive = true
 		}
+		if hasUpper(m.Path + m.Prefix + m.SeparatedPrefix) {
+			c.upperInRules = true
+		}
 	}
 }
 

@@ -1,0 +1,57 @@
+package filter
+
+import "strings"
+
+// Method overrides (docs/paths.md, one reading). Frameworks serve a POST
+// with the method a header or the query names: X-HTTP-Method-Override
+// (Rack::MethodOverride, on by default in Rails; Express's method-override;
+// ASP.NET Core), X-HTTP-Method (OData, ASP.NET Web API), X-Method-Override
+// (Google APIs), the _method query parameter (method-override('_method'),
+// Laravel). A rule for DELETE would be escaped by a POST the upstream
+// serves as DELETE, so each method a request names is a reading of its
+// method, and readings that select different rules are 400 like a path's.
+
+// methodOverrideHeaders are the override headers, in their canonical
+// spelling; every spelling a server folds into the same name counts.
+var methodOverrideHeaders = [...]string{"x-http-method-override", "x-http-method", "x-method-override"}
+
+// methodOverrideParam is the query parameter frameworks read a method from.
+const methodOverrideParam = "_method"
+
+// methodOverrideDiffers reports whether a method the request names in an
+// override header or the _method parameter (each of a comma-separated
+// list) selects another rule than req, the rule of target and its own
+// method. Requests without an override cost one pass over the header names.
+func (c *Config) methodOverrideDiffers(headers [][2]string, target string, req *Requirement) bool {
+	differs := func(list string) bool {
+		for _, m := range strings.Split(list, ",") {
+			if m = strings.TrimSpace(m); m == "" {
+				continue // frameworks ignore an empty override
+			}
+			if r, v := c.requirementFor(target, strings.ToUpper(m)); v != pathOK || r != req {
+				return true
+			}
+		}
+		return false
+	}
+	for _, h := range headers {
+		for _, name := range methodOverrideHeaders {
+			if sameFoldedName(h[0], name) && differs(h[1]) {
+				return true
+			}
+		}
+	}
+	q := strings.IndexByte(target, '?')
+	if q < 0 {
+		return false
+	}
+	for query := target[q+1:]; query != ""; {
+		var pair string
+		pair, query, _ = strings.Cut(query, "&")
+		k, v, _ := strings.Cut(pair, "=")
+		if unescapeQuery(k) == methodOverrideParam && differs(unescapeQuery(v)) {
+			return true
+		}
+	}
+	return false
+}
