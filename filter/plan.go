@@ -30,6 +30,12 @@ type Config struct {
 	// slashSensitive: some rule tells "/x" from "/x/" (an exact path, or a
 	// prefix ending in "/"), so path readings include the trailing-slash twin.
 	slashSensitive bool
+	// readNames are the header names readRequest looks at; nameLengths
+	// has bit n set when one has n bytes (readsNameOfLength), longNames
+	// when one has 256 or more.
+	readNames   []readName
+	nameLengths [4]uint64
+	longNames   bool
 }
 
 // Provider is one trusted token issuer and where its keys come from.
@@ -130,6 +136,9 @@ type Requirement struct {
 	providers    providerMask // providers a token may come from to satisfy this node
 	alwaysAllows bool         // passes without looking at the request
 	allowsMissed bool         // passes when no token is present
+	// missing is the 401 for a request without a token, rendered once
+	// (set on the requirements rules and the default name, deriveAnswers).
+	missing *denial
 }
 
 // ClaimRequirement demands that the claim at Path contains one of Values.

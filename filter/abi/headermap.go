@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"strconv"
+	"unsafe"
 )
 
 // Header maps cross the ABI as: little-endian u32 pair count N, then N
@@ -74,6 +75,66 @@ func DecodeHeaderMap(data []byte) ([][2]string, error) {
 		off += vl + 1
 	}
 	return pairs, nil
+}
+
+// HeaderMap is a header map read in place: its wire form, validated once,
+// whose keys and values are handed out as strings that alias those bytes.
+// Reading it costs no allocation whatever the number of pairs (the filter's
+// request path reads every request's headers this way). The bytes must not
+// change while strings taken from the map are in use.
+type HeaderMap struct {
+	data []byte
+	n    int
+}
+
+// ParseHeaderMap validates data as DecodeHeaderMap does and returns a view
+// of it (no copy). Empty input is an empty map.
+func ParseHeaderMap(data []byte) (HeaderMap, error) {
+	if len(data) == 0 {
+		return HeaderMap{}, nil
+	}
+	n, err := headerMapCount(data)
+	if err != nil {
+		return HeaderMap{}, err
+	}
+	return HeaderMap{data: data, n: n}, nil
+}
+
+// Len returns the number of pairs.
+func (m HeaderMap) Len() int { return m.n }
+
+// Cursor returns a cursor before the map's first pair.
+func (m HeaderMap) Cursor() HeaderCursor {
+	return HeaderCursor{data: m.data, sizes: 4, at: 4 + 8*m.n, left: m.n}
+}
+
+// HeaderCursor walks a HeaderMap's pairs in order.
+type HeaderCursor struct {
+	data  []byte
+	sizes int // offset of the next pair's two sizes
+	at    int // offset of the next pair's key
+	left  int // pairs not yet returned
+}
+
+// Next returns the next pair; ok is false after the last one. key and value
+// alias the map's bytes.
+func (c *HeaderCursor) Next() (key, value string, ok bool) {
+	if c.left <= 0 {
+		return "", "", false
+	}
+	c.left--
+	// The map was validated whole (ParseHeaderMap): every size and offset
+	// below is in bounds, and each key and value is followed by its NUL, so
+	// even an empty one has a byte to point at.
+	d := c.data
+	kl := int(binary.LittleEndian.Uint32(d[c.sizes:]))
+	vl := int(binary.LittleEndian.Uint32(d[c.sizes+4:]))
+	c.sizes += 8
+	key = unsafe.String(&d[c.at], kl)
+	c.at += kl + 1
+	value = unsafe.String(&d[c.at], vl)
+	c.at += vl + 1
+	return key, value, true
 }
 
 // headerMapCount validates data as a whole (sizes, NUL terminators, no

@@ -47,6 +47,22 @@ func GetHttpCallResponseBody(start, maxSize int) ([]byte, error) {
 // GetHttpRequestHeaders returns all request headers.
 func GetHttpRequestHeaders() ([][2]string, error) { return proxywasm.GetHttpRequestHeaders() }
 
+// GetHttpRequestHeaderMap reads all request headers into *buf and returns
+// them in place. Natively the SDK's emulator hands over decoded pairs,
+// which are serialized into *buf, so the filter reads them exactly as in
+// the wasm build.
+func GetHttpRequestHeaderMap(buf *[]byte) (HeaderMap, error) {
+	pairs, err := proxywasm.GetHttpRequestHeaders()
+	if err != nil {
+		return HeaderMap{}, err
+	}
+	if len(pairs) == 0 {
+		return HeaderMap{}, nil
+	}
+	*buf = EncodeHeaderMap((*buf)[:0], pairs)
+	return ParseHeaderMap(*buf)
+}
+
 // GetHttpRequestHeader returns one request header's value.
 func GetHttpRequestHeader(key string) (string, error) { return proxywasm.GetHttpRequestHeader(key) }
 
@@ -87,6 +103,24 @@ func SetSharedData(key string, data []byte, cas uint32) error {
 
 // GetProperty reads a host property such as ["plugin_name"].
 func GetProperty(path []string) ([]byte, error) { return proxywasm.GetProperty(path) }
+
+// LogBytes logs msg at level (the emulator keeps a copy).
+func LogBytes(level LogLevel, msg []byte) {
+	switch s := string(msg); level {
+	case LogLevelTrace:
+		proxywasm.LogTrace(s)
+	case LogLevelDebug:
+		proxywasm.LogDebug(s)
+	case LogLevelInfo:
+		proxywasm.LogInfo(s)
+	case LogLevelWarn:
+		proxywasm.LogWarn(s)
+	case LogLevelError:
+		proxywasm.LogError(s)
+	default:
+		proxywasm.LogCritical(s)
+	}
+}
 
 // LogTrace logs at trace level.
 func LogTrace(msg string) { proxywasm.LogTrace(msg) }

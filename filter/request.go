@@ -1,0 +1,319 @@
+package filter
+
+import (
+	"strings"
+
+	"github.com/scopegate/scopegate/filter/abi"
+)
+
+// request is one request as authorize reads it: what every decision needs,
+// found in one pass over the headers (readRequest), and the headers
+// themselves for what only some requests look at (a DPoP proof, the htu
+// origin, a client certificate header, a CORS preflight, cookies to put
+// back).
+type request struct {
+	headers      headerList
+	method, path string // the first :method and :path ("" when absent)
+	token        foundToken
+	tokens       int  // token candidates found: more than one is a 400
+	dpop         bool // a DPoP header is present (removed with the token)
+
+	inPlace mapHeaders // the headers read in place; headers points here
+}
+
+// note records a token candidate: the first one is kept, all are counted.
+func (r *request) note(t foundToken) {
+	if r.tokens == 0 {
+		r.token = t
+	}
+	r.tokens++
+}
+
+// headerList reads the request's headers by name, ASCII case-insensitively
+// (the way servers match header names), for what readRequest's pass does
+// not collect.
+type headerList interface {
+	// find returns the first and the last value of the headers called
+	// name and how many there are.
+	find(name string) (first, last string, n int)
+	// each calls f with the value of every header called name, in order.
+	each(name string, f func(value string))
+}
+
+// mapHeaders is a headerList over the header map as the host serialized
+// it, read in place.
+type mapHeaders struct{ m abi.HeaderMap }
+
+func (h *mapHeaders) find(name string) (first, last string, n int) {
+	cur := h.m.Cursor()
+	for {
+		k, v, ok := cur.Next()
+		if !ok {
+			return first, last, n
+		}
+		if len(k) == len(name) && asciiEqualFold(k, name) {
+			if n == 0 {
+				first = v
+			}
+			last = v
+			n++
+		}
+	}
+}
+
+func (h *mapHeaders) each(name string, f func(string)) {
+	cur := h.m.Cursor()
+	for {
+		k, v, ok := cur.Next()
+		if !ok {
+			return
+		}
+		if len(k) == len(name) && asciiEqualFold(k, name) {
+			f(v)
+		}
+	}
+}
+
+// pairHeaders is a headerList over decoded pairs (a callout's answer).
+type pairHeaders [][2]string
+
+func (hs pairHeaders) find(name string) (first, last string, n int) {
+	for _, h := range hs {
+		if len(h[0]) == len(name) && asciiEqualFold(h[0], name) {
+			if n == 0 {
+				first = h[1]
+			}
+			last = h[1]
+			n++
+		}
+	}
+	return first, last, n
+}
+
+func (hs pairHeaders) each(name string, f func(string)) {
+	for _, h := range hs {
+		if len(h[0]) == len(name) && asciiEqualFold(h[0], name) {
+			f(h[1])
+		}
+	}
+}
+
+// headerValue is the first value of the header called name, "" when absent.
+func headerValue(headers headerList, name string) string {
+	v, _, _ := headers.find(name)
+	return v
+}
+
+// readRequest reads the request's headers with one host call into the
+// plugin's reused buffer and finds, in one pass over them in place (no
+// header is copied or decoded into a string of its own): the method and
+// path, every token candidate (configured headers, then the query, then
+// cookies when a provider reads cookies), and whether a DPoP proof is
+// present. On a stream's first reading it also removes every spoofable
+// header (Config.spoofable) as it passes it, each by the spelling it was
+// sent in, so a name in any case or with "_" for "-" is found and removed
+// however the host stores names; the host is asked for no header the
+// request does not have.
+//
+// A header whose name has no length a configured name has is skipped after
+// one comparison: the cost of a header the filter does not read.
+func (pc *pluginContext) readRequest(h *httpContext) error {
+	m, err := abi.GetHttpRequestHeaderMap(&pc.headerBuf)
+	if err != nil {
+		return err
+	}
+	c := pc.cfg
+	strip := !h.stripped
+	c.scan(m, &h.req, strip)
+	if strip {
+		if m.Len() == 0 {
+			// An empty map is not trusted to be complete.
+			for _, name := range c.stripHeaders {
+				_ = abi.RemoveHttpRequestHeader(name)
+			}
+		}
+		h.stripped = true
+	}
+	return nil
+}
+
+// scan is readRequest's pass over the headers m: it fills r (and, with
+// strip, removes the spoofable headers it meets).
+func (c *Config) scan(m abi.HeaderMap, r *request, strip bool) {
+	*r = request{inPlace: mapHeaders{m}}
+	r.headers = &r.inPlace
+	haveMethod, havePath := false, false
+	cur := m.Cursor()
+	for {
+		name, value, ok := cur.Next()
+		if !ok {
+			break
+		}
+		if len(name) == 0 {
+			continue
+		}
+		if name[0] == ':' {
+			// Pseudo headers: configured names are RFC 9110 tokens, which
+			// never start with ':', so none of the checks below applies.
+			switch {
+			case !haveMethod && len(name) == 7 && asciiEqualFold(name, ":method"):
+				r.method, haveMethod = value, true
+			case !havePath && len(name) == 5 && asciiEqualFold(name, ":path"):
+				r.path, havePath = value, true
+			}
+			continue
+		}
+		if !c.readsNameOfLength(len(name)) {
+			continue
+		}
+		removed := false
+		for i := range c.readNames {
+			e := &c.readNames[i]
+			if len(e.name) != len(name) {
+				continue
+			}
+			folded, exact := foldMatch(name, e.name)
+			if !folded {
+				continue
+			}
+			// Config.spoofable, entry by entry: a vouched name in any
+			// spelling, a token header in any spelling but its own.
+			if strip && !removed && (e.strip || (len(e.tokens) > 0 && !exact)) {
+				_ = abi.RemoveHttpRequestHeader(name)
+				removed = true
+			}
+			if !exact {
+				continue
+			}
+			for j := range e.tokens {
+				src := &e.tokens[j]
+				if raw, ok := src.match(value); ok {
+					r.note(foundToken{raw: raw, place: inHeader, name: e.name, dpop: src.dpop})
+				}
+			}
+			switch {
+			case e.dpop:
+				r.dpop = true
+			case e.cookie:
+				c.noteCookieTokens(r, value)
+			}
+		}
+	}
+	c.noteParamTokens(r, r.path)
+}
+
+// readsNameOfLength reports whether some header name the filter reads or
+// strips (claim and payload headers, token headers, dpop, cookie) has n
+// bytes. Folding case or '_' never changes a name's length.
+func (c *Config) readsNameOfLength(n int) bool {
+	if n < len(c.nameLengths)*64 {
+		return c.nameLengths[n/64]&(1<<(n%64)) != 0
+	}
+	return c.longNames
+}
+
+// readName is a header name readRequest looks at, as configured (lower
+// case), and what it is to the filter.
+type readName struct {
+	name   string
+	strip  bool          // a claim_to_headers or forward_payload_header name
+	tokens []tokenSource // the from_headers sources reading it
+	dpop   bool          // "dpop": the proof header
+	cookie bool          // "cookie", when cookies carry tokens
+}
+
+// tokenSource is a HeaderSource ready to match values.
+type tokenSource struct {
+	scheme string // the value_prefix's scheme word ("" takes the whole value)
+	spaced bool   // the prefix ends in a space: one or more must follow the word
+	dpop   bool   // Authorization: DPoP
+}
+
+func (s *tokenSource) match(value string) (string, bool) {
+	return stripSchemeWord(value, s.scheme, s.spaced)
+}
+
+// deriveReadNames lists the names readRequest looks at (claim and payload
+// headers, token headers, dpop, cookie when cookies carry tokens) and
+// their lengths.
+func (c *Config) deriveReadNames() {
+	c.readNames, c.nameLengths, c.longNames = nil, [4]uint64{}, false
+	entry := func(name string) *readName {
+		name = strings.ToLower(name)
+		for i := range c.readNames {
+			if c.readNames[i].name == name {
+				return &c.readNames[i]
+			}
+		}
+		c.readNames = append(c.readNames, readName{name: name})
+		c.noteNameLength(name)
+		return &c.readNames[len(c.readNames)-1]
+	}
+	for _, name := range c.stripHeaders {
+		entry(name).strip = true
+	}
+	for _, h := range c.headerSources {
+		scheme := strings.TrimRight(h.ValuePrefix, " ")
+		e := entry(h.Name)
+		e.tokens = append(e.tokens, tokenSource{scheme: scheme, spaced: len(scheme) < len(h.ValuePrefix), dpop: h.isDPoPScheme()})
+	}
+	entry("dpop").dpop = true
+	if len(c.cookieSources) > 0 {
+		entry("cookie").cookie = true
+	}
+}
+
+// foldMatch compares a header name with a lower-case configured one: folded
+// reports whether servers that fold names read them as one (ASCII case
+// ignored, '_' and '-' alike: sameFoldedName), exact whether they are the
+// same name but for ASCII case (strings.EqualFold, for names of one length).
+func foldMatch(name, lower string) (folded, exact bool) {
+	if len(name) != len(lower) {
+		return false, false
+	}
+	exact = true
+	for i := 0; i < len(name); i++ {
+		c, d := name[i], lower[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c == d {
+			continue
+		}
+		if (c == '-' || c == '_') && (d == '-' || d == '_') {
+			exact = false
+			continue
+		}
+		return false, false
+	}
+	return true, exact
+}
+
+// noteNameLength adds a name's length to the set readsNameOfLength knows.
+func (c *Config) noteNameLength(name string) {
+	n := len(name)
+	if n >= len(c.nameLengths)*64 {
+		c.longNames = true
+		return
+	}
+	c.nameLengths[n/64] |= 1 << (n % 64)
+}
+
+// asciiEqualFold reports whether a and b are equal ignoring ASCII case. It
+// is strings.EqualFold without Unicode folding: servers match header names
+// byte for byte, so "Kelvin sign" K is no k to them.
+func asciiEqualFold(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if x == y {
+			continue
+		}
+		if x|0x20 != y|0x20 || x|0x20 < 'a' || x|0x20 > 'z' {
+			return false
+		}
+	}
+	return true
+}
