@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"crypto"
 	"hash/maphash"
-	"runtime"
 	"time"
-	"unsafe"
 
 	"github.com/scopegate/scopegate/jwt"
 )
@@ -32,13 +30,13 @@ type cachedToken struct {
 // tokenCache is a bounded per-VM map from token to verification result. It
 // is only touched from the VM's single thread, so it has no lock.
 type tokenCache struct {
-	seed    maphash.Seed
+	seed    uint64 // random, so keys cannot be chosen from outside
 	entries map[uint64]*cachedToken
 	max     int
 }
 
 func newTokenCache(max int) *tokenCache {
-	return &tokenCache{seed: maphash.MakeSeed(), entries: make(map[uint64]*cachedToken), max: max}
+	return &tokenCache{seed: maphash.String(maphash.MakeSeed(), "scopegate"), entries: make(map[uint64]*cachedToken), max: max}
 }
 
 // get returns the cached verification of raw if it is still good: not past
@@ -113,52 +111,22 @@ func (c *tokenCache) put(raw string, t verifiedToken, keys *jwt.KeySet, key *jwt
 // tokens (the only ones stored; their signatures are the issuer's to make)
 // are told apart as well as by the whole token, for a fixed cost (hashing
 // in wasm costs about 3 ns a byte; a signature segment is 43 to 700
-// bytes). A lookup still compares the whole token, once (sameToken).
+// bytes). The map hashes the key again with its own seed. A lookup still
+// compares the whole token, once (sameToken).
 func (c *tokenCache) hash(raw string) uint64 {
-	return maphash.String(c.seed, raw[max(0, len(raw)-tokenHashBytes):])
+	const mul = 0x9e3779b97f4a7c15 // odd: multiplying by it loses no bit
+	if len(raw) < 16 {
+		h := c.seed
+		for i := 0; i < len(raw); i++ {
+			h = (h ^ uint64(raw[i])) * mul
+		}
+		return h
+	}
+	return ((word(raw, len(raw)-16) ^ c.seed) * mul) ^ word(raw, len(raw)-8)
 }
 
-// tokenHashBytes is how much of the token's end hash reads.
-const tokenHashBytes = 16
-
-// sameToken reports whether two tokens are the same bytes. In wasm it
-// compares eight bytes per step (equalWords); Go's wasm runtime compares
-// memory one byte per loop step (internal/bytealg/equal_wasm.s), which was
-// a tenth of a cache hit's time in V8 for a 1.3 KB token.
-func sameToken(a, b string) bool {
-	if runtime.GOARCH == "wasm" {
-		return equalWords(a, b)
-	}
-	return a == b
-}
-
-// equalWords is a == b, 32 then 8 bytes at a time.
-func equalWords(a, b string) bool {
-	n := len(a)
-	if n != len(b) {
-		return false
-	}
-	pa, pb := unsafe.Pointer(unsafe.StringData(a)), unsafe.Pointer(unsafe.StringData(b))
-	word := func(p unsafe.Pointer, i int) uint64 { return *(*uint64)(unsafe.Add(p, i)) }
-	i := 0
-	for ; i+32 <= n; i += 32 {
-		if (word(pa, i)^word(pb, i))|(word(pa, i+8)^word(pb, i+8))|
-			(word(pa, i+16)^word(pb, i+16))|(word(pa, i+24)^word(pb, i+24)) != 0 {
-			return false
-		}
-	}
-	for ; i+8 <= n; i += 8 {
-		if *(*uint64)(unsafe.Add(pa, i)) != *(*uint64)(unsafe.Add(pb, i)) {
-			return false
-		}
-	}
-	for ; i < n; i++ {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
+// sameToken reports whether two tokens are the same bytes (sameString).
+func sameToken(a, b string) bool { return sameString(a, b) }
 
 // evictSample bounds the entries evict looks at.
 const evictSample = 8

@@ -82,7 +82,7 @@ func stripSchemeWord(value, scheme string, spaced bool) (token string, ok bool) 
 	if scheme == "" {
 		return trimBlanks(value), true
 	}
-	if len(value) < len(scheme) || !strings.EqualFold(value[:len(scheme)], scheme) {
+	if len(value) < len(scheme) || (!sameString(value[:len(scheme)], scheme) && !strings.EqualFold(value[:len(scheme)], scheme)) {
 		return "", false
 	}
 	rest := value[len(scheme):]

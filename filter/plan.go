@@ -36,6 +36,7 @@ type Config struct {
 	readNames   []readName
 	nameLengths [4]uint64
 	longNames   bool
+	looks       [256]uint8 // lookPseudo and lookRead by length modulo 256
 }
 
 // Provider is one trusted token issuer and where its keys come from.

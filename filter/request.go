@@ -45,13 +45,9 @@ type headerList interface {
 type mapHeaders struct{ m abi.HeaderMap }
 
 func (h *mapHeaders) find(name string) (first, last string, n int) {
-	cur := h.m.Cursor()
-	for {
-		k, v, ok := cur.Next()
-		if !ok {
-			return first, last, n
-		}
-		if len(k) == len(name) && asciiEqualFold(k, name) {
+	for cur := h.m.Cursor(); cur.Next(); {
+		if cur.KeyLen() == len(name) && asciiEqualFold(cur.Key(), name) {
+			v := cur.Value()
 			if n == 0 {
 				first = v
 			}
@@ -59,17 +55,13 @@ func (h *mapHeaders) find(name string) (first, last string, n int) {
 			n++
 		}
 	}
+	return first, last, n
 }
 
 func (h *mapHeaders) each(name string, f func(string)) {
-	cur := h.m.Cursor()
-	for {
-		k, v, ok := cur.Next()
-		if !ok {
-			return
-		}
-		if len(k) == len(name) && asciiEqualFold(k, name) {
-			f(v)
+	for cur := h.m.Cursor(); cur.Next(); {
+		if cur.KeyLen() == len(name) && asciiEqualFold(cur.Key(), name) {
+			f(cur.Value())
 		}
 	}
 }
@@ -143,38 +135,44 @@ func (c *Config) scan(m abi.HeaderMap, r *request, strip bool) {
 	*r = request{inPlace: mapHeaders{m}}
 	r.headers = &r.inPlace
 	haveMethod, havePath := false, false
-	cur := m.Cursor()
-	for {
-		name, value, ok := cur.Next()
-		if !ok {
-			break
-		}
-		if len(name) == 0 {
+	for cur := m.Cursor(); cur.Next(); {
+		// Most headers are skipped here, on their name's length alone.
+		n := cur.KeyLen()
+		look := c.looks[uint8(n)]
+		if look == 0 {
 			continue
 		}
-		if name[0] == ':' {
-			// Pseudo headers: configured names are RFC 9110 tokens, which
-			// never start with ':', so none of the checks below applies.
-			switch {
-			case !haveMethod && len(name) == 7 && asciiEqualFold(name, ":method"):
-				r.method, haveMethod = value, true
-			case !havePath && len(name) == 5 && asciiEqualFold(name, ":path"):
-				r.path, havePath = value, true
+		if look&lookPseudo != 0 {
+			// :method or :path? Configured names are RFC 9110 tokens,
+			// which never start with ':', so a pseudo header is nothing
+			// else to the filter.
+			if name := cur.Key(); name[0] == ':' {
+				switch {
+				case !haveMethod && n == 7 && (sameString(name, ":method") || asciiEqualFold(name, ":method")):
+					r.method, haveMethod = cur.Value(), true
+				case !havePath && n == 5 && (sameString(name, ":path") || asciiEqualFold(name, ":path")):
+					r.path, havePath = cur.Value(), true
+				}
+				continue
 			}
+		}
+		if look&lookRead == 0 || !c.readsNameOfLength(n) {
 			continue
 		}
-		if !c.readsNameOfLength(len(name)) {
-			continue
-		}
+		name, value := cur.Key(), cur.Value()
 		removed := false
 		for i := range c.readNames {
 			e := &c.readNames[i]
 			if len(e.name) != len(name) {
 				continue
 			}
-			folded, exact := foldMatch(name, e.name)
-			if !folded {
-				continue
+			// Names come lower-case from most hosts: the exact comparison
+			// (eight bytes per step) decides those at once.
+			folded, exact := true, true
+			if !sameString(name, e.name) {
+				if folded, exact = foldMatch(name, e.name); !folded {
+					continue
+				}
 			}
 			// Config.spoofable, entry by entry: a vouched name in any
 			// spelling, a token header in any spelling but its own.
@@ -202,12 +200,18 @@ func (c *Config) scan(m abi.HeaderMap, r *request, strip bool) {
 	c.noteParamTokens(r, r.path)
 }
 
+// Flags of Config.looks, indexed by a name's length modulo 256.
+const (
+	lookPseudo uint8 = 1 << iota // 5 or 7 bytes: maybe :path or :method
+	lookRead                     // maybe readsNameOfLength
+)
+
 // readsNameOfLength reports whether some header name the filter reads or
 // strips (claim and payload headers, token headers, dpop, cookie) has n
 // bytes. Folding case or '_' never changes a name's length.
 func (c *Config) readsNameOfLength(n int) bool {
-	if n < len(c.nameLengths)*64 {
-		return c.nameLengths[n/64]&(1<<(n%64)) != 0
+	if u := uint(n); u < uint(len(c.nameLengths))*64 {
+		return c.nameLengths[u/64]&(1<<(u%64)) != 0
 	}
 	return c.longNames
 }
@@ -260,6 +264,14 @@ func (c *Config) deriveReadNames() {
 	entry("dpop").dpop = true
 	if len(c.cookieSources) > 0 {
 		entry("cookie").cookie = true
+	}
+	// looks answers "no" only where it is sure: for a length (modulo 256)
+	// no name the scan wants has.
+	c.looks = [256]uint8{5: lookPseudo, 7: lookPseudo}
+	for n := range 256 {
+		if c.readsNameOfLength(n) || c.longNames {
+			c.looks[n] |= lookRead
+		}
 	}
 }
 
