@@ -176,6 +176,6 @@ func (c *Config) extractToken(headers [][2]string, path string) (foundToken, int
 	}
 	c.deriveReadNames()
 	var r request
-	c.scan(m, &r, false)
+	c.scan(m, &r, nil)
 	return r.token, r.tokens
 }

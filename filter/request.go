@@ -116,7 +116,11 @@ func (pc *pluginContext) readRequest(h *httpContext) error {
 	}
 	c := pc.cfg
 	strip := !h.stripped
-	c.scan(m, &h.req, strip)
+	var remove func(string)
+	if strip {
+		remove = removeRequestHeader
+	}
+	c.scan(m, &h.req, remove)
 	if strip {
 		if m.Len() == 0 {
 			// An empty map is not trusted to be complete.
@@ -129,9 +133,13 @@ func (pc *pluginContext) readRequest(h *httpContext) error {
 	return nil
 }
 
-// scan is readRequest's pass over the headers m: it fills r (and, with
-// strip, removes the spoofable headers it meets).
-func (c *Config) scan(m abi.HeaderMap, r *request, strip bool) {
+// removeRequestHeader removes every value of a request header.
+func removeRequestHeader(name string) { _ = abi.RemoveHttpRequestHeader(name) }
+
+// scan is readRequest's pass over the headers m: it fills r and, unless
+// remove is nil, calls it with each spoofable header's name, once per
+// header, in the order they come.
+func (c *Config) scan(m abi.HeaderMap, r *request, remove func(name string)) {
 	*r = request{inPlace: mapHeaders{m}}
 	r.headers = &r.inPlace
 	haveMethod, havePath := false, false
@@ -176,8 +184,8 @@ func (c *Config) scan(m abi.HeaderMap, r *request, strip bool) {
 			}
 			// Config.spoofable, entry by entry: a vouched name in any
 			// spelling, a token header in any spelling but its own.
-			if strip && !removed && (e.strip || (len(e.tokens) > 0 && !exact)) {
-				_ = abi.RemoveHttpRequestHeader(name)
+			if remove != nil && !removed && (e.strip || (len(e.tokens) > 0 && !exact)) {
+				remove(name)
 				removed = true
 			}
 			if !exact {

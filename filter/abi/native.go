@@ -3,6 +3,8 @@
 package abi
 
 import (
+	"bytes"
+	"strings"
 	"sync"
 
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
@@ -70,12 +72,17 @@ func GetHttpRequestHeader(key string) (string, error) { return proxywasm.GetHttp
 func RemoveHttpRequestHeader(key string) error { return proxywasm.RemoveHttpRequestHeader(key) }
 
 // ReplaceHttpRequestHeader sets a request header, replacing any value.
+// Like every call below that hands the host strings it keeps, it gives the
+// emulator copies: a host copies what the guest passes, and the filter
+// passes strings that alias memory it reuses (a header map read in place).
 func ReplaceHttpRequestHeader(key, value string) error {
-	return proxywasm.ReplaceHttpRequestHeader(key, value)
+	return proxywasm.ReplaceHttpRequestHeader(strings.Clone(key), strings.Clone(value))
 }
 
 // AddHttpRequestHeader appends a request header value.
-func AddHttpRequestHeader(key, value string) error { return proxywasm.AddHttpRequestHeader(key, value) }
+func AddHttpRequestHeader(key, value string) error {
+	return proxywasm.AddHttpRequestHeader(strings.Clone(key), strings.Clone(value))
+}
 
 // ResumeHttpRequest continues a paused request (continue_stream(0)).
 func ResumeHttpRequest() error { return proxywasm.ResumeHttpRequest() }
@@ -85,12 +92,16 @@ func GetHttpResponseHeader(key string) (string, error) { return proxywasm.GetHtt
 
 // ReplaceHttpResponseHeader sets a response header, replacing any value.
 func ReplaceHttpResponseHeader(key, value string) error {
-	return proxywasm.ReplaceHttpResponseHeader(key, value)
+	return proxywasm.ReplaceHttpResponseHeader(strings.Clone(key), strings.Clone(value))
 }
 
 // SendHttpResponse answers the current stream locally.
 func SendHttpResponse(statusCode uint32, headers [][2]string, body []byte, gRPCStatus int32) error {
-	return proxywasm.SendHttpResponse(statusCode, headers, body, gRPCStatus)
+	kept := make([][2]string, len(headers))
+	for i, h := range headers {
+		kept[i] = [2]string{strings.Clone(h[0]), strings.Clone(h[1])}
+	}
+	return proxywasm.SendHttpResponse(statusCode, kept, bytes.Clone(body), gRPCStatus)
 }
 
 // GetSharedData reads a shared-data value and its CAS.
@@ -191,7 +202,7 @@ func ReplaceHttpResponseHeaders(headers [][2]string) error {
 
 // AddHttpResponseHeader appends a response header value.
 func AddHttpResponseHeader(key, value string) error {
-	return proxywasm.AddHttpResponseHeader(key, value)
+	return proxywasm.AddHttpResponseHeader(strings.Clone(key), strings.Clone(value))
 }
 
 // RemoveHttpResponseHeader removes every value of a response header.
