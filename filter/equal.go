@@ -17,6 +17,11 @@ func sameString(a, b string) bool {
 	return a == b
 }
 
+// hasPrefix is strings.HasPrefix with sameString.
+func hasPrefix(s, prefix string) bool {
+	return len(s) >= len(prefix) && sameString(s[:len(prefix)], prefix)
+}
+
 // equalWords is a == b compared 32, then 8 bytes per step; the last
 // (or, for 4 to 7 bytes, both) loads overlap what was compared before, so
 // no byte is compared alone unless the strings are shorter than 4 bytes.

@@ -239,10 +239,37 @@ type tokenSource struct {
 	scheme string // the value_prefix's scheme word ("" takes the whole value)
 	spaced bool   // the prefix ends in a space: one or more must follow the word
 	dpop   bool   // Authorization: DPoP
+	// initial is the scheme word's first byte, lower-cased, when the word
+	// is ASCII letters and digits: a value whose first byte folds to
+	// another is no token for this source (strings.EqualFold folds a
+	// multibyte rune only into another rune, never into ASCII bytes of the
+	// same length, so it could not match either).
+	initial byte
 }
 
 func (s *tokenSource) match(value string) (string, bool) {
+	if s.initial != 0 && (value == "" || value[0]|0x20 != s.initial) {
+		return "", false
+	}
 	return stripSchemeWord(value, s.scheme, s.spaced)
+}
+
+// schemeInitial is tokenSource.initial for a scheme word.
+func schemeInitial(scheme string) byte {
+	if scheme == "" {
+		return 0
+	}
+	for i := 0; i < len(scheme); i++ {
+		c := scheme[i] | 0x20
+		if !(c >= 'a' && c <= 'z' || scheme[i] >= '0' && scheme[i] <= '9') {
+			return 0
+		}
+	}
+	c := scheme[0]
+	if c >= 'A' && c <= 'Z' {
+		c += 'a' - 'A'
+	}
+	return c
 }
 
 // deriveReadNames lists the names readRequest looks at (claim and payload
@@ -267,7 +294,8 @@ func (c *Config) deriveReadNames() {
 	for _, h := range c.headerSources {
 		scheme := strings.TrimRight(h.ValuePrefix, " ")
 		e := entry(h.Name)
-		e.tokens = append(e.tokens, tokenSource{scheme: scheme, spaced: len(scheme) < len(h.ValuePrefix), dpop: h.isDPoPScheme()})
+		e.tokens = append(e.tokens, tokenSource{scheme: scheme, spaced: len(scheme) < len(h.ValuePrefix),
+			dpop: h.isDPoPScheme(), initial: schemeInitial(scheme)})
 	}
 	entry("dpop").dpop = true
 	if len(c.cookieSources) > 0 {

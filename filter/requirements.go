@@ -259,16 +259,16 @@ func (c *Config) selectRequirement(path, method string) *Requirement {
 func (m *Match) fits(path, method string) bool {
 	switch {
 	case m.Path != "":
-		if path != m.Path {
+		if !sameString(path, m.Path) {
 			return false
 		}
 	case m.SeparatedPrefix != "":
 		v := m.SeparatedPrefix
-		if !strings.HasPrefix(path, v) || (len(path) > len(v) && path[len(v)] != '/') {
+		if !hasPrefix(path, v) || (len(path) > len(v) && path[len(v)] != '/') {
 			return false
 		}
 	default:
-		if !strings.HasPrefix(path, m.Prefix) {
+		if !hasPrefix(path, m.Prefix) {
 			return false
 		}
 	}

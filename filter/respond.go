@@ -35,10 +35,12 @@ type denial struct {
 	answer *localAnswer // the answer as sent, rendered on first use (render)
 }
 
-// localAnswer is a denial's local response: its headers and JSON body.
+// localAnswer is a denial's local response, rendered: its headers (as the
+// ABI serializes them), its JSON body, and the end of its log line.
 type localAnswer struct {
-	headers [][2]string
+	headers []byte
 	body    []byte
+	logTail []byte // ": <reason>[ sub="..."][ iss="..."]"
 }
 
 // render returns the denial's answer, building it the first time. Denials
@@ -59,7 +61,16 @@ func (d *denial) render(realm string) *localAnswer {
 	if d.nonce != "" {
 		headers = append(headers, [2]string{"dpop-nonce", d.nonce})
 	}
-	d.answer = &localAnswer{headers: headers, body: d.body()}
+	tail := append([]byte(": "), d.reason...)
+	if d.sub != "" {
+		tail = append(tail, " sub="...)
+		tail = appendQuoteLog(tail, logSafe(d.sub, 128))
+	}
+	if d.iss != "" {
+		tail = append(tail, " iss="...)
+		tail = appendQuoteLog(tail, logSafe(d.iss, 256))
+	}
+	d.answer = &localAnswer{headers: abi.EncodeHeaderMap(nil, headers), body: d.body(), logTail: tail}
 	return d.answer
 }
 
@@ -248,16 +259,16 @@ func (pc *pluginContext) send(d *denial, method, path string) {
 	case d.kind == denyUnavailable:
 		pc.m.deniedUnavailable.Increment(1)
 	}
-	if err := abi.SendHttpResponse(d.status(), a.headers, a.body, -1); err != nil {
+	if err := abi.SendHttpResponseMap(d.status(), a.headers, a.body, -1); err != nil {
 		abi.LogError("sending the " + strconv.Itoa(int(d.status())) + " answer failed: " + err.Error())
 	}
-	pc.logDenial(d, method, path)
+	pc.logDenial(d, a, method, path)
 }
 
 // logDenial writes the info line for a denial: status, method, path (query
 // excluded, it may carry the token), reason, and sub/iss when known. The
 // line is built in a buffer the plugin reuses.
-func (pc *pluginContext) logDenial(d *denial, method, path string) {
+func (pc *pluginContext) logDenial(d *denial, a *localAnswer, method, path string) {
 	level := abi.LogLevelInfo
 	if d.kind == denyInternal {
 		level = abi.LogLevelError
@@ -274,16 +285,7 @@ func (pc *pluginContext) logDenial(d *denial, method, path string) {
 	b = append(b, logSafe(method, 16)...)
 	b = append(b, ' ')
 	b = append(b, logSafe(path, 256)...)
-	b = append(b, ": "...)
-	b = append(b, d.reason...)
-	if d.sub != "" {
-		b = append(b, " sub="...)
-		b = appendQuoteLog(b, logSafe(d.sub, 128))
-	}
-	if d.iss != "" {
-		b = append(b, " iss="...)
-		b = appendQuoteLog(b, logSafe(d.iss, 256))
-	}
+	b = append(b, a.logTail...)
 	pc.logBuf = b
 	abi.LogBytes(level, b)
 }

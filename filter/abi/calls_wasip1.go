@@ -381,6 +381,17 @@ func SendHttpResponse(statusCode uint32, headers [][2]string, body []byte, gRPCS
 		bytesPtr(scratchHeaders), uint32(len(scratchHeaders)), gRPCStatus))
 }
 
+// SendHttpResponseMap is SendHttpResponse with the headers already
+// serialized (EncodeHeaderMap): an answer sent again and again is
+// serialized once.
+func SendHttpResponseMap(statusCode uint32, headers []byte, body []byte, gRPCStatus int32) error {
+	if !started {
+		return errInitPhase
+	}
+	return statusError(proxySendLocalResponse(statusCode, nil, 0, bytesPtr(body), uint32(len(body)),
+		bytesPtr(headers), uint32(len(headers)), gRPCStatus))
+}
+
 // GetSharedData reads a shared-data value (a fresh copy) and its CAS.
 func GetSharedData(key string) ([]byte, uint32, error) {
 	if !started {

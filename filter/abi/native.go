@@ -104,6 +104,16 @@ func SendHttpResponse(statusCode uint32, headers [][2]string, body []byte, gRPCS
 	return proxywasm.SendHttpResponse(statusCode, kept, bytes.Clone(body), gRPCStatus)
 }
 
+// SendHttpResponseMap is SendHttpResponse with the headers serialized
+// (EncodeHeaderMap).
+func SendHttpResponseMap(statusCode uint32, headers []byte, body []byte, gRPCStatus int32) error {
+	pairs, err := DecodeHeaderMap(headers)
+	if err != nil {
+		return err
+	}
+	return SendHttpResponse(statusCode, pairs, body, gRPCStatus)
+}
+
 // GetSharedData reads a shared-data value and its CAS.
 func GetSharedData(key string) ([]byte, uint32, error) { return proxywasm.GetSharedData(key) }
 
