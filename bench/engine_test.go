@@ -166,6 +166,21 @@ func newEngineScenario(tb testing.TB, rounds int) *engineScenario {
 	}
 	fresh("dpop_ES256", "scopegate-dpop", missBatch["ES256"], dpopRequest)
 	fresh("dpop_ES256_go", "scopegate-dpop-go", missBatch["ES256"], dpopRequest)
+	// SCOPEGATE_BENCH_ENGINE_BASELINE names another build of the module
+	// (an earlier commit's, say): its hit, 401 and 403 rows run beside
+	// these, named <row>_baseline, for a before/after in one run.
+	if base := os.Getenv("SCOPEGATE_BENCH_ENGINE_BASELINE"); base != "" {
+		sc.Modules["baseline"] = engineModule{Path: base, PluginConfig: cfg}
+		for _, name := range []string{"hit_minimal", "hit_browser", "missing_token", "denied_scope"} {
+			for _, r := range sc.Rows {
+				if r.Name == name {
+					r.Name, r.Module = name+"_baseline", "baseline"
+					sc.Rows = append(sc.Rows, r)
+					break
+				}
+			}
+		}
+	}
 	// SCOPEGATE_BENCH_SCENARIO keeps a copy, for bench/v8/profile.mjs.
 	if path := os.Getenv("SCOPEGATE_BENCH_SCENARIO"); path != "" {
 		data, err := json.Marshal(sc)
