@@ -16,7 +16,10 @@ import (
 //
 // It is the oracle of the differential tests (differential_test.go): with
 // vmContext.readHook set to referenceRead, the same filter decides on this
-// reading. The one change from the code it was: a Cookie header is matched
+// reading. Its token extraction is a copy of the code it was, on purpose:
+// an oracle that called the code under test would prove nothing. Its later
+// lookups use pairHeaders, the decoded pairs, where the filter walks the
+// map in place. The one change from the code it was: a Cookie header is matched
 // by length and case (as every other name was), no longer by Unicode case
 // folding, under which "coo\u212Aie" (Kelvin sign) was a Cookie header that
 // no server reads as one.
@@ -43,7 +46,7 @@ func referenceRead(h *httpContext) error {
 		h.stripped = true
 	}
 	r := &h.req
-	*r = request{headers: referenceHeaders(headers)}
+	*r = request{headers: pairHeaders(headers)}
 	r.method, r.path = referenceValue(headers, ":method"), referenceValue(headers, ":path")
 	r.token, r.tokens = cfg.referenceTokens(headers, r.path)
 	_, r.dpop = referenceFind(headers, "dpop")
@@ -139,31 +142,6 @@ func referenceFind(headers [][2]string, name string) (string, bool) {
 func referenceValue(headers [][2]string, name string) string {
 	v, _ := referenceFind(headers, name)
 	return v
-}
-
-// referenceHeaders answers the filter's later lookups (DPoP, certificates,
-// preflights, cookies) from the decoded pairs.
-type referenceHeaders [][2]string
-
-func (hs referenceHeaders) find(name string) (first, last string, n int) {
-	for _, h := range hs {
-		if len(h[0]) == len(name) && strings.EqualFold(h[0], name) {
-			if n == 0 {
-				first = h[1]
-			}
-			last = h[1]
-			n++
-		}
-	}
-	return first, last, n
-}
-
-func (hs referenceHeaders) each(name string, f func(string)) {
-	for _, h := range hs {
-		if len(h[0]) == len(name) && strings.EqualFold(h[0], name) {
-			f(h[1])
-		}
-	}
 }
 
 // extractToken runs readRequest's pass (Config.scan, without stripping)
