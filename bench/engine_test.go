@@ -28,7 +28,10 @@ import (
 // hit_browser (a cached token, with 5 and with 20 browser-like headers);
 // missing_token (401) and denied_scope (403); miss_<alg> (a fresh token per
 // request, one per algorithm, in a second scopegate VM so the misses never
-// evict the hit rows' token).
+// evict the hit rows' token; RS* and ES* signatures checked by the host's
+// verify_signature) and miss_<alg>_go (the same with host_crypto "off", in
+// a third VM); dpop_ES256 and dpop_ES256_go (a cached DPoP-bound token with
+// a fresh ES256 proof per request, in VMs of their own).
 //
 // Method (the same in both engines): warm-up first (reused requests for
 // engineWarmup, which also sizes their batches to about engineBatch; miss
@@ -99,13 +102,16 @@ type engineRow struct {
 func newEngineScenario(tb testing.TB, rounds int) *engineScenario {
 	tb.Helper()
 	sg := build(tb, modScopegate)
-	cfg := string(pluginConfig())
+	cfg, goCrypto := latin1(string(pluginConfig())), latin1(string(cryptoConfig("off")))
 	sc := &engineScenario{
 		Rounds: rounds, WarmupMs: int(engineWarmup / time.Millisecond), BatchMs: int(engineBatch / time.Millisecond),
 		Modules: map[string]engineModule{
-			"passthrough":    {Path: build(tb, modPassthrough)},
-			"scopegate":      {Path: sg, PluginConfig: latin1(cfg)},
-			"scopegate-miss": {Path: sg, PluginConfig: latin1(cfg)},
+			"passthrough":       {Path: build(tb, modPassthrough)},
+			"scopegate":         {Path: sg, PluginConfig: cfg},
+			"scopegate-miss":    {Path: sg, PluginConfig: cfg},
+			"scopegate-miss-go": {Path: sg, PluginConfig: goCrypto},
+			"scopegate-dpop":    {Path: sg, PluginConfig: cfg},
+			"scopegate-dpop-go": {Path: sg, PluginConfig: goCrypto},
 		},
 	}
 	hit := mint(keyFor("RS256"))
@@ -124,19 +130,56 @@ func newEngineScenario(tb testing.TB, rounds int) *engineScenario {
 	add("hit_browser", "scopegate", 0, browserRequest("/api/orders/42", hit))
 	add("missing_token", "scopegate", 401, minimalRequest("/api/orders/42", ""))
 	add("denied_scope", "scopegate", 403, minimalRequest("/admin/users", hit))
-	for _, alg := range benchAlgs {
-		// One token more than the rounds use: bench.mjs counts the host
-		// calls of a miss with it.
-		batch, n := missBatch[alg], 1
+	// fresh adds a row whose every request is new (a fresh token, a fresh
+	// DPoP proof), batch of them per batch, plus one more than the rounds
+	// use: bench.mjs counts the host calls of one request with it.
+	fresh := func(name, module string, batch int, request func() host.Request) {
+		n := 1
 		if rounds > 0 {
 			n = (missWarmupBatches+rounds)*batch + 1
 		}
 		reqs := make([]host.Request, n)
 		for i := range reqs {
-			reqs[i] = minimalRequest("/api/orders/42", mint(keyFor(alg)))
+			reqs[i] = request()
 		}
-		r := add("miss_"+alg, "scopegate-miss", 0, reqs...)
+		r := add(name, module, 0, reqs...)
 		r.Reuse, r.Batch, r.WarmupBatches = false, batch, missWarmupBatches
+	}
+	// Misses: RS*/ES* signatures checked by the proxy's verify_signature
+	// (host_crypto "auto", as on Envoy 1.30+), and checked in Go ("off").
+	for _, alg := range benchAlgs {
+		fresh("miss_"+alg, "scopegate-miss", missBatch[alg], func() host.Request {
+			return minimalRequest("/api/orders/42", mint(keyFor(alg)))
+		})
+	}
+	for _, alg := range hostCryptoAlgs {
+		fresh("miss_"+alg+"_go", "scopegate-miss-go", missBatch[alg], func() host.Request {
+			return minimalRequest("/api/orders/42", mint(keyFor(alg)))
+		})
+	}
+	// DPoP: a cached token with a fresh ES256 proof per request, the proof
+	// checked by verify_signature and in Go.
+	client := dpopKey("ES256")
+	token := dpopToken(client)
+	dpopRequest := func() host.Request {
+		return host.Request{Method: "GET", Path: "/api/orders/42", Authority: "api.example.com", Headers: dpopHeaders(token, client)}
+	}
+	fresh("dpop_ES256", "scopegate-dpop", missBatch["ES256"], dpopRequest)
+	fresh("dpop_ES256_go", "scopegate-dpop-go", missBatch["ES256"], dpopRequest)
+	// SCOPEGATE_BENCH_ENGINE_BASELINE names another build of the module
+	// (an earlier commit's, say): its hit, 401 and 403 rows run beside
+	// these, named <row>_baseline, for a before/after in one run.
+	if base := os.Getenv("SCOPEGATE_BENCH_ENGINE_BASELINE"); base != "" {
+		sc.Modules["baseline"] = engineModule{Path: base, PluginConfig: cfg}
+		for _, name := range []string{"hit_minimal", "hit_browser", "missing_token", "denied_scope"} {
+			for _, r := range sc.Rows {
+				if r.Name == name {
+					r.Name, r.Module = name+"_baseline", "baseline"
+					sc.Rows = append(sc.Rows, r)
+					break
+				}
+			}
+		}
 	}
 	// SCOPEGATE_BENCH_SCENARIO keeps a copy, for bench/v8/profile.mjs.
 	if path := os.Getenv("SCOPEGATE_BENCH_SCENARIO"); path != "" {
@@ -233,6 +276,14 @@ func reportEngine(b *testing.B, res engineResult) {
 	// The hit rows must have been hits: the scopegate VM verified one token.
 	if misses := res.Modules["scopegate"].Metrics["scopegate.cache.miss"]; misses != 1 {
 		b.Fatalf("the hit rows' VM counted %v cache misses, want 1", misses)
+	}
+	// Signatures took the path each module's host_crypto says.
+	for _, module := range []string{"scopegate-miss", "scopegate-dpop"} {
+		m := res.Modules[module].Metrics
+		if m["scopegate.signature.host"] == 0 || res.Modules[module+"-go"].Metrics["scopegate.signature.host"] != 0 {
+			b.Fatalf("verify_signature checked %v signatures for %s and %v for %s-go; want some and none",
+				m["scopegate.signature.host"], module, res.Modules[module+"-go"].Metrics["scopegate.signature.host"], module)
+		}
 	}
 	for _, r := range res.Rows {
 		if r.HostCalls != nil {
@@ -377,8 +428,11 @@ func runWazeroEngine(b *testing.B, sc *engineScenario) engineResult {
 		for _, v := range h.Violations() {
 			m.Violations = append(m.Violations, jsViolation{Rule: v.Rule, VM: v.VM, Detail: v.Detail})
 		}
-		if n, ok := h.Metric("scopegate.cache.miss"); ok {
-			m.Metrics = map[string]float64{"scopegate.cache.miss": float64(n)}
+		m.Metrics = map[string]float64{}
+		for _, metric := range []string{"scopegate.cache.miss", "scopegate.signature.host"} {
+			if n, ok := h.Metric(metric); ok {
+				m.Metrics[metric] = float64(n)
+			}
 		}
 		res.Modules[name] = m
 	}

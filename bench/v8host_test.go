@@ -1,17 +1,29 @@
 package bench
 
 import (
+	"bytes"
 	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
 	"io"
+	"maps"
+	mrand "math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/scopegate/scopegate/host"
+	"github.com/scopegate/scopegate/host/envoycrypto"
 	"github.com/scopegate/scopegate/internal/testjwt"
 	"github.com/scopegate/scopegate/internal/wasmbuild"
 )
@@ -35,6 +47,7 @@ type hostJob struct {
 	module     string
 	config     string
 	noEvents   bool              // poll_oneoff answers "no events" instead of ENOSYS
+	noVerify   bool              // verify_signature is absent (an Envoy before 1.30)
 	callouts   map[string]string // cluster -> the callout answer's body for every path (status 200)
 	requests   []host.Request
 	metrics    []string
@@ -56,6 +69,9 @@ func runGoHost(t *testing.T, j hostJob) (outcome, error) {
 	}
 	if j.noEvents {
 		cfg.PollOneoff = host.PollOneoffNoEvents
+	}
+	if j.noVerify {
+		cfg.VerifySignature = host.VerifySignatureAbsent
 	}
 	if len(j.callouts) > 0 {
 		cfg.Clusters = map[string]string{}
@@ -99,6 +115,9 @@ func runJSHost(t *testing.T, j hostJob) (outcome, string) {
 	job := jsJob{Module: j.module, PluginConfig: latin1(j.config), Metrics: j.metrics}
 	if j.noEvents {
 		job.PollOneoff = "no-events"
+	}
+	if j.noVerify {
+		job.VerifySignature = "absent"
 	}
 	for cluster, body := range j.callouts {
 		if job.Clusters == nil {
@@ -288,22 +307,36 @@ func TestV8HostFollowsTheGoHostsRules(t *testing.T) {
 func TestV8HostRunsScopegateLikeTheGoHost(t *testing.T) {
 	sc := newEngineScenario(t, 0)
 	t.Run("every benchmark row gets the same answer in both hosts", func(t *testing.T) {
-		for _, module := range []string{"passthrough", "scopegate"} {
-			j := hostJob{module: sc.Modules[module].Path, config: sc.Modules[module].PluginConfig, metrics: scopegateMetrics}
-			var rows []engineRow
-			for _, r := range sc.Rows {
-				if strings.TrimSuffix(r.Module, "-miss") == module {
-					j.requests = append(j.requests, r.requests[0])
-					rows = append(rows, r)
+		for _, module := range slices.Sorted(maps.Keys(sc.Modules)) {
+			t.Run(module, func(t *testing.T) {
+				m := sc.Modules[module]
+				j := hostJob{module: m.Path, config: fromLatin1(m.PluginConfig), metrics: scopegateMetrics}
+				var rows []engineRow
+				for _, r := range sc.Rows {
+					if r.Module == module {
+						j.requests = append(j.requests, r.requests[0])
+						rows = append(rows, r)
+					}
 				}
-			}
-			o := sameOutcome(t, j)
-			for k, d := range o.Decisions {
-				r := rows[k]
-				if d.Continue != r.Expect.Continue || (!d.Continue && d.Status != r.Expect.Status) {
-					t.Errorf("row %s: %+v, want %+v", r.Name, d, r.Expect)
+				o := sameOutcome(t, j)
+				for k, d := range o.Decisions {
+					r := rows[k]
+					if d.Continue != r.Expect.Continue || (!d.Continue && d.Status != r.Expect.Status) {
+						t.Errorf("row %s: %+v, want %+v", r.Name, d, r.Expect)
+					}
 				}
-			}
+			})
+		}
+	})
+	t.Run("without verify_signature both hosts check every signature in Go", func(t *testing.T) {
+		m := sc.Modules["scopegate-miss"]
+		j := hostJob{module: m.Path, config: fromLatin1(m.PluginConfig), metrics: scopegateMetrics, noVerify: true}
+		for _, alg := range hostCryptoAlgs {
+			j.requests = append(j.requests, minimalRequest("/api/orders/42", mint(keyFor(alg))))
+		}
+		o := sameOutcome(t, j)
+		if o.Metrics["scopegate.signature.host"] != 0 || o.Metrics["scopegate.signature.guest"] != uint64(len(hostCryptoAlgs)) {
+			t.Errorf("metrics %v: want every signature checked in Go", o.Metrics)
 		}
 	})
 	t.Run("keys fetched through a callout verify the same token", func(t *testing.T) {
@@ -324,7 +357,8 @@ func TestV8HostRunsScopegateLikeTheGoHost(t *testing.T) {
 // scopegateMetrics are the counters DESIGN §4 names.
 var scopegateMetrics = []string{"scopegate.allowed", "scopegate.denied.missing", "scopegate.denied.invalid",
 	"scopegate.denied.scope", "scopegate.denied.unavailable", "scopegate.jwks.fetch_ok",
-	"scopegate.jwks.fetch_failed", "scopegate.cache.hit", "scopegate.cache.miss"}
+	"scopegate.jwks.fetch_failed", "scopegate.cache.hit", "scopegate.cache.miss",
+	"scopegate.signature.host", "scopegate.signature.guest", "scopegate.signature.host_error"}
 
 func headerOf(m [][2]string, key string) string {
 	for _, p := range m {
@@ -333,4 +367,127 @@ func headerOf(m [][2]string, key string) string {
 		}
 	}
 	return ""
+}
+
+// TestV8VerifySignatureAnswersLikeTheGoHost sends the same verify_signature
+// arguments to the V8 host's envoycrypto.mjs and the Go host's
+// host/envoycrypto: every status and result must be the same bytes. The
+// calls: valid and invalid signatures for each key kind and hash, the
+// rules of Envoy's crypto (PKCS#1 v1.5 only, DER ECDSA, Ed25519 failing,
+// unknown hashes), malformed argument messages, and byte flips of each.
+func TestV8VerifySignatureAnswersLikeTheGoHost(t *testing.T) {
+	calls := verifySignatureCalls(t)
+	in := make([]string, len(calls))
+	for i, c := range calls {
+		in[i] = base64.StdEncoding.EncodeToString(c)
+	}
+	data, err := json.Marshal(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []struct {
+		Status int     `json:"status"`
+		Result *string `json:"result"`
+	}
+	if err := json.Unmarshal(runNode(t, 2*time.Minute, "verifysig.mjs", data), &got); err != nil || len(got) != len(calls) {
+		t.Fatalf("verifysig.mjs: %d answers for %d calls, %v", len(got), len(calls), err)
+	}
+	statuses := map[int]int{}
+	for i, c := range calls {
+		want, wantStatus := envoycrypto.VerifySignature(c)
+		var result []byte
+		if got[i].Result != nil {
+			result, _ = base64.StdEncoding.DecodeString(*got[i].Result)
+		}
+		if got[i].Status != int(wantStatus) || !bytes.Equal(result, want) || (got[i].Result == nil) != (want == nil) {
+			r, _ := envoycrypto.DecodeResult(want)
+			g, _ := envoycrypto.DecodeResult(result)
+			t.Errorf("call %d (%x...):\n V8 host: status %d %+v\n Go host: status %d %+v", i, c[:min(len(c), 24)], got[i].Status, g, wantStatus, r)
+		}
+		r, _ := envoycrypto.DecodeResult(want)
+		statuses[int(wantStatus)*10+map[bool]int{true: 1}[r.Valid]]++
+	}
+	// Valid signatures, refusals and malformed arguments are all among them.
+	if statuses[1] == 0 || statuses[0] == 0 || statuses[20] == 0 {
+		t.Errorf("answers by kind: %v", statuses)
+	}
+}
+
+// verifySignatureCalls builds the calls of TestV8VerifySignatureAnswersLikeTheGoHost.
+func verifySignatureCalls(t *testing.T) [][]byte {
+	t.Helper()
+	text := []byte("eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9")
+	spki := func(pub any) []byte {
+		der, err := x509.MarshalPKIXPublicKey(pub)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return der
+	}
+	digest := func(h crypto.Hash) []byte {
+		d := h.New()
+		d.Write(text)
+		return d.Sum(nil)
+	}
+	must := func(b []byte, err error) []byte {
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	rsaKey := keyFor("RS256").Signer.(*rsa.PrivateKey)
+	rsaDER := spki(&rsaKey.PublicKey)
+	var calls [][]byte
+	add := func(hash string, key, sig []byte) {
+		calls = append(calls, envoycrypto.EncodeArguments(hash, key, sig, text))
+	}
+	for _, h := range []crypto.Hash{crypto.SHA1, crypto.SHA224, crypto.SHA256, crypto.SHA384, crypto.SHA512} {
+		sig := must(rsa.SignPKCS1v15(nil, rsaKey, h, digest(h)))
+		name := strings.ToLower(strings.ReplaceAll(h.String(), "-", ""))
+		add(name, rsaDER, sig)
+		add(strings.ToUpper(name), rsaDER, sig)
+		add("sha256", rsaDER, sig) // the wrong hash for all but one
+	}
+	add("sha256", rsaDER, must(rsa.SignPSS(rand.Reader, rsaKey, crypto.SHA256, digest(crypto.SHA256), nil)))
+	add("sha256", x509.MarshalPKCS1PublicKey(&rsaKey.PublicKey), must(rsa.SignPKCS1v15(nil, rsaKey, crypto.SHA256, digest(crypto.SHA256))))
+	add("sha256", append(bytes.Clone(rsaDER), 0xde, 0xad), must(rsa.SignPKCS1v15(nil, rsaKey, crypto.SHA256, digest(crypto.SHA256))))
+	for _, alg := range []string{"ES256", "ES384", "ES512"} {
+		k := keyFor(alg).Signer.(*ecdsa.PrivateKey)
+		h := map[string]crypto.Hash{"ES256": crypto.SHA256, "ES384": crypto.SHA384, "ES512": crypto.SHA512}[alg]
+		name := strings.ToLower(strings.ReplaceAll(h.String(), "-", ""))
+		der := must(ecdsa.SignASN1(rand.Reader, k, digest(h)))
+		add(name, spki(&k.PublicKey), der)
+		add("sha1", spki(&k.PublicKey), der)
+		r, s, err := ecdsa.Sign(rand.Reader, k, digest(h))
+		if err != nil {
+			t.Fatal(err)
+		}
+		size := (k.Curve.Params().BitSize + 7) / 8
+		add(name, spki(&k.PublicKey), append(r.FillBytes(make([]byte, size)), s.FillBytes(make([]byte, size))...))
+	}
+	ed := keyFor("EdDSA").Signer.(ed25519.PrivateKey)
+	add("sha512", spki(ed.Public()), ed25519.Sign(ed, text))
+	add("md5", rsaDER, nil)
+	add("", rsaDER, nil)
+	add("sh\u00e4256", rsaDER, nil)
+	add("sha256", nil, nil)
+	add("sha256", []byte{0x30, 0x03, 1, 2, 3}, nil)
+	add("sha256", append([]byte{0x30, 0x81}, rsaDER[2:]...), nil) // a non-minimal length
+	calls = append(calls, nil, []byte{0x0a, 0x7f}, []byte{0x0a, 0x80}, []byte{0x02, 0x00}, []byte{0x0e}, []byte{0x4b},
+		envoycrypto.EncodeArguments("sha\xff256", rsaDER, nil, text),
+		append(envoycrypto.EncodeArguments("md5", nil, nil, nil), calls[2]...),
+		append(bytes.Clone(calls[2]), 0x2a, 0x03, '-', '-', '-', 0x48, 0x01, 0x53, 0x08, 0x01, 0x54))
+	// Byte flips of each call, at positions a seeded generator picks.
+	rng := mrand.New(mrand.NewPCG(15, 15))
+	for _, c := range slices.Clone(calls) {
+		for range 6 {
+			if len(c) == 0 {
+				break
+			}
+			m := bytes.Clone(c)
+			m[rng.IntN(len(m))] ^= byte(1 << rng.IntN(8))
+			calls = append(calls, m)
+		}
+	}
+	return calls
 }

@@ -168,12 +168,13 @@ type jsViolation struct {
 
 // jsJob is the input of bench/v8/run.mjs.
 type jsJob struct {
-	Module       string                          `json:"module"`
-	PluginConfig string                          `json:"pluginConfig,omitempty"`
-	PollOneoff   string                          `json:"pollOneoff,omitempty"`
-	Clusters     map[string]map[string]*jsAnswer `json:"clusters,omitempty"`
-	Steps        []jsStep                        `json:"steps"`
-	Metrics      []string                        `json:"metrics,omitempty"`
+	Module          string                          `json:"module"`
+	PluginConfig    string                          `json:"pluginConfig,omitempty"`
+	PollOneoff      string                          `json:"pollOneoff,omitempty"`
+	VerifySignature string                          `json:"verifySignature,omitempty"` // "present" (the default) or "absent"
+	Clusters        map[string]map[string]*jsAnswer `json:"clusters,omitempty"`
+	Steps           []jsStep                        `json:"steps"`
+	Metrics         []string                        `json:"metrics,omitempty"`
 }
 
 // jsAnswer is a callout answer served from memory.

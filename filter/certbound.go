@@ -48,7 +48,7 @@ func (p *configParser) certificateBound(path string, r gjson.Result) Certificate
 
 // checkCertificate applies the token's provider's certificate policy: nil
 // lets the request on; a mismatch is 401 invalid_token (DESIGN §4).
-func (h *httpContext) checkCertificate(vt *verifiedToken, headers [][2]string) *denial {
+func (h *httpContext) checkCertificate(vt *verifiedToken, headers headerList) *denial {
 	pol := &vt.provider.CertificateBound
 	if vt.cnf.X5TS256 == "" {
 		if pol.Required {
@@ -73,14 +73,9 @@ func certDenial(vt *verifiedToken, description, why string) *denial {
 
 // clientCertDigest returns the SHA-256 of the client certificate (nil when
 // there is none) and where it was looked for, for the log.
-func (h *httpContext) clientCertDigest(pol *CertificatePolicy, headers [][2]string) ([]byte, string) {
+func (h *httpContext) clientCertDigest(pol *CertificatePolicy, headers headerList) ([]byte, string) {
 	if pol.ClientCertHeader != "" {
-		var last string
-		for _, hd := range headers {
-			if len(hd[0]) == len(pol.ClientCertHeader) && strings.EqualFold(hd[0], pol.ClientCertHeader) {
-				last = hd[1]
-			}
-		}
+		_, last, _ := headers.find(pol.ClientCertHeader)
 		return headerCertDigest(last), "header " + pol.ClientCertHeader
 	}
 	v, err := abi.GetProperty(peerCertificateDigest)

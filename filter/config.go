@@ -306,6 +306,7 @@ func (p *configParser) config(root gjson.Result) *Config {
 		return nil
 	}
 	cfg.deriveSources()
+	cfg.deriveAnswers()
 	cfg.Warnings = p.warnings
 	return cfg
 }

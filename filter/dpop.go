@@ -195,7 +195,7 @@ func (c *Config) addDPoPSource() {
 // checkDPoP applies the token's provider's DPoP policy (RFC 9449 §4.3, §7):
 // nil lets the request on, a denial answers it. Every check has its own
 // log reason.
-func (h *httpContext) checkDPoP(vt *verifiedToken, tok foundToken, headers [][2]string, method, path string) *denial {
+func (h *httpContext) checkDPoP(vt *verifiedToken, tok foundToken, headers headerList, method, path string) *denial {
 	pol := &vt.provider.DPoP
 	if vt.cnf.JKT == "" {
 		switch {
@@ -209,12 +209,7 @@ func (h *httpContext) checkDPoP(vt *verifiedToken, tok foundToken, headers [][2]
 	if !tok.dpop {
 		return dpopDenial(vt, "a DPoP-bound token was sent as a bearer token")
 	}
-	raw, n := "", 0
-	for _, hd := range headers {
-		if len(hd[0]) == 4 && strings.EqualFold(hd[0], "dpop") {
-			raw, n = hd[1], n+1
-		}
-	}
+	_, raw, n := headers.find("dpop")
 	switch {
 	case n == 0:
 		return dpopDenial(vt, "the request has no DPoP proof")
@@ -362,7 +357,7 @@ func (h *httpContext) OnHttpResponseHeaders(int, bool) types.Action {
 // configured, else :scheme and :authority; the path is :path without its
 // query. An authority that is not a plain host[:port], or a path that is
 // not origin-form, matches nothing.
-func htuMatches(htu, origin string, headers [][2]string, path string) bool {
+func htuMatches(htu, origin string, headers headerList, path string) bool {
 	got, ok := normalizeHTU(htu)
 	if !ok {
 		return false

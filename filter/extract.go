@@ -22,67 +22,49 @@ type foundToken struct {
 	dpop  bool   // sent as Authorization: DPoP (RFC 9449 §7.1)
 }
 
-// extractToken looks for tokens in every configured header, query parameter
-// and cookie (the union over all providers). It returns the first one found
-// and how many there were: more than one is a 400 (RFC 6750 §2 allows a
-// single method per request). A source present with nothing after the
-// scheme counts as a token (an empty one, rejected later as malformed).
-func (c *Config) extractToken(headers [][2]string, path string) (found foundToken, n int) {
-	note := func(t foundToken) {
-		if n == 0 {
-			found = t
-		}
-		n++
+// Token sources (DESIGN §3): readRequest notes every token candidate of a
+// request, in every configured header, query parameter and cookie (the
+// union over all providers), and keeps the first one and how many there
+// were: more than one is a 400 (RFC 6750 §2 allows a single method per
+// request). A source present with nothing after the scheme counts as a
+// token (an empty one, rejected later as malformed).
+
+// noteParamTokens notes every token parameter in path's query.
+func (c *Config) noteParamTokens(r *request, path string) {
+	if len(c.paramSources) == 0 {
+		return
 	}
-	for _, src := range c.headerSources {
-		for _, h := range headers {
-			if len(h[0]) != len(src.Name) || !strings.EqualFold(h[0], src.Name) {
-				continue
-			}
-			if raw, ok := stripScheme(h[1], src.ValuePrefix); ok {
-				note(foundToken{raw: raw, place: inHeader, name: src.Name, dpop: src.isDPoPScheme()})
-				// Envoy joins a repeated inline header (Authorization is one)
-				// into one value with ",", which no token holds: each comma
-				// is one more token (DESIGN §3: 400).
-				n += strings.Count(raw, ",")
-			}
-		}
+	q := strings.IndexByte(path, '?')
+	if q < 0 {
+		return
 	}
-	if len(c.paramSources) > 0 {
-		if q := strings.IndexByte(path, '?'); q >= 0 {
-			query := path[q+1:]
-			for query != "" {
-				var pair string
-				pair, query, _ = strings.Cut(query, "&")
-				k, v, _ := strings.Cut(pair, "=")
-				k = unescapeQuery(k)
-				if hasString(c.paramSources, k) {
-					note(foundToken{raw: unescapeQuery(v), place: inParam, name: k})
-				}
-			}
+	query := path[q+1:]
+	for query != "" {
+		var pair string
+		pair, query, _ = strings.Cut(query, "&")
+		k, v, _ := strings.Cut(pair, "=")
+		k = unescapeQuery(k)
+		if hasString(c.paramSources, k) {
+			r.note(foundToken{raw: unescapeQuery(v), place: inParam, name: k})
 		}
 	}
-	if len(c.cookieSources) > 0 {
-		for _, h := range headers {
-			if !strings.EqualFold(h[0], "cookie") {
-				continue
+}
+
+// noteCookieTokens notes every token cookie in one Cookie header's value.
+func (c *Config) noteCookieTokens(r *request, value string) {
+	rest := value
+	for rest != "" {
+		var pair string
+		pair, rest, _ = strings.Cut(rest, ";")
+		k, v, _ := strings.Cut(strings.TrimSpace(pair), "=")
+		if hasString(c.cookieSources, k) {
+			v = strings.TrimSpace(v)
+			if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
+				v = v[1 : len(v)-1]
 			}
-			rest := h[1]
-			for rest != "" {
-				var pair string
-				pair, rest, _ = strings.Cut(rest, ";")
-				k, v, _ := strings.Cut(strings.TrimSpace(pair), "=")
-				if hasString(c.cookieSources, k) {
-					v = strings.TrimSpace(v)
-					if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
-						v = v[1 : len(v)-1]
-					}
-					note(foundToken{raw: v, place: inCookie, name: k})
-				}
-			}
+			r.note(foundToken{raw: v, place: inCookie, name: k})
 		}
 	}
-	return found, n
 }
 
 // stripScheme matches a header value against a value_prefix such as
@@ -91,20 +73,42 @@ func (c *Config) extractToken(headers [][2]string, path string) (found foundToke
 // scheme (e.g. "Basic ..."), which is not a token for this source.
 func stripScheme(value, prefix string) (token string, ok bool) {
 	scheme := strings.TrimRight(prefix, " ")
+	return stripSchemeWord(value, scheme, len(scheme) < len(prefix))
+}
+
+// stripSchemeWord is stripScheme with the prefix already split into its
+// scheme word and whether a separator must follow it.
+func stripSchemeWord(value, scheme string, spaced bool) (token string, ok bool) {
 	if scheme == "" {
-		return strings.Trim(value, " \t"), true
+		return trimBlanks(value), true
 	}
-	if len(value) < len(scheme) || !strings.EqualFold(value[:len(scheme)], scheme) {
+	if len(value) < len(scheme) || (!sameString(value[:len(scheme)], scheme) && !strings.EqualFold(value[:len(scheme)], scheme)) {
 		return "", false
 	}
 	rest := value[len(scheme):]
-	if len(scheme) < len(prefix) { // the prefix wants a separator
+	if spaced {
 		if rest != "" && rest[0] != ' ' && rest[0] != '\t' {
 			return "", false // a longer scheme word, e.g. "Bearerish"
 		}
-		rest = strings.TrimLeft(rest, " \t")
+		for rest != "" && (rest[0] == ' ' || rest[0] == '\t') {
+			rest = rest[1:]
+		}
 	}
-	return strings.TrimRight(rest, " \t"), true
+	for rest != "" && (rest[len(rest)-1] == ' ' || rest[len(rest)-1] == '\t') {
+		rest = rest[:len(rest)-1]
+	}
+	return rest, true
+}
+
+// trimBlanks is strings.Trim(s, " \t") without building a cutset.
+func trimBlanks(s string) string {
+	for s != "" && (s[0] == ' ' || s[0] == '\t') {
+		s = s[1:]
+	}
+	for s != "" && (s[len(s)-1] == ' ' || s[len(s)-1] == '\t') {
+		s = s[:len(s)-1]
+	}
+	return s
 }
 
 // unescapeQuery URL-decodes a query component; an undecodable one is used
@@ -141,19 +145,16 @@ func withoutParam(path, name string) string {
 
 // withoutCookie returns the cookies of every cookie header, minus name,
 // joined into one header value ("" when none remain).
-func withoutCookie(headers [][2]string, name string) string {
+func withoutCookie(headers headerList, name string) string {
 	var kept []string
-	for _, h := range headers {
-		if !strings.EqualFold(h[0], "cookie") {
-			continue
-		}
-		for _, pair := range strings.Split(h[1], ";") {
+	headers.each("cookie", func(value string) {
+		for _, pair := range strings.Split(value, ";") {
 			pair = strings.TrimSpace(pair)
 			k, _, _ := strings.Cut(pair, "=")
 			if pair != "" && k != name {
 				kept = append(kept, pair)
 			}
 		}
-	}
+	})
 	return strings.Join(kept, "; ")
 }

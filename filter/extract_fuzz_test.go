@@ -36,7 +36,7 @@ func FuzzExtractToken(f *testing.F) {
 		if !strings.Contains(path, "?") && stripped != path {
 			t.Fatalf("withoutParam changed a path without a query: %q -> %q", path, stripped)
 		}
-		rest := [][2]string{{"cookie", withoutCookie(headers, "session")}}
+		rest := [][2]string{{"cookie", withoutCookie(pairHeaders(headers), "session")}}
 		after := &Config{paramSources: cfg.paramSources, cookieSources: cfg.cookieSources}
 		if _, n := after.extractToken(rest, stripped); n != 0 {
 			t.Fatalf("a token is still found after removal: path %q cookie %q", stripped, rest[0][1])

@@ -42,10 +42,10 @@ func TestTokenRemovalKeepsEverythingElse(t *testing.T) {
 		}
 	}
 	headers := [][2]string{{"cookie", "a=1; session=t"}, {"x", "y"}, {"Cookie", "b=2"}}
-	if got := withoutCookie(headers, "session"); got != "a=1; b=2" {
+	if got := withoutCookie(pairHeaders(headers), "session"); got != "a=1; b=2" {
 		t.Errorf("withoutCookie = %q", got)
 	}
-	if got := withoutCookie([][2]string{{"cookie", "session=t"}}, "session"); got != "" {
+	if got := withoutCookie(pairHeaders{{"cookie", "session=t"}}, "session"); got != "" {
 		t.Errorf("withoutCookie of the only cookie = %q", got)
 	}
 }

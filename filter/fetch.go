@@ -66,7 +66,7 @@ func readCalloutBody(bodySize int) ([]byte, string) {
 	headers, err := abi.GetHttpCallResponseHeaders()
 	status := ""
 	if err == nil {
-		status = headerValue(headers, ":status")
+		status = headerValue(pairHeaders(headers), ":status")
 	}
 	switch {
 	case status == "":

@@ -25,6 +25,7 @@ type httpContext struct {
 	looked    bool        // the cache lookup was counted (a resumed stream looks again)
 	kid       kidSighting // the unknown kid this stream waited on, if any
 	nextNonce string      // a fresh DPoP nonce for the response (dpop.go)
+	req       request     // the request as the current callback read it (readRequest)
 }
 
 // OnHttpRequestHeaders authorizes the request (DESIGN §3, §4).
@@ -74,19 +75,23 @@ func (h *httpContext) resume() {
 // authorize decides the request. It returns Continue when the request may
 // go upstream, and Pause when it was answered locally or parked waiting for
 // keys. A panic here (a bug) is turned into a 500, never into an allow.
+//
+// A cache hit costs one read of the header map (readRequest), the rule
+// match, the clock, a cache lookup and the requirement's remembered
+// decision, then the host calls that edit the request and count it.
 func (h *httpContext) authorize() (action types.Action) {
 	pc := h.plugin
-	var method, path string
+	r := &h.req
 	defer func() {
-		if r := recover(); r != nil {
+		if rec := recover(); rec != nil {
 			msg := "internal error"
-			if s, ok := r.(string); ok {
+			if s, ok := rec.(string); ok {
 				msg += ": " + s
-			} else if e, ok := r.(error); ok {
+			} else if e, ok := rec.(error); ok {
 				msg += ": " + e.Error()
 			}
 			h.parked = false
-			pc.send(&denial{kind: denyInternal, description: "internal error", reason: msg}, method, path)
+			pc.send(&denial{kind: denyInternal, description: "internal error", reason: msg}, r.method, r.path)
 			action = types.ActionPause
 		}
 	}()
@@ -96,29 +101,18 @@ func (h *httpContext) authorize() (action types.Action) {
 		pc.send(&denial{kind: denyUnavailable, description: "the filter is not configured", reason: "no valid configuration"}, "", "")
 		return types.ActionPause
 	}
-	headers, err := abi.GetHttpRequestHeaders()
+	var err error
+	if hook := pc.vm.readHook; hook != nil {
+		err = hook(h) // tests: the reference reading (reference_test.go)
+	} else {
+		err = pc.readRequest(h)
+	}
 	if err != nil {
+		*r = request{}
 		pc.send(&denial{kind: denyInternal, description: "internal error", reason: "reading request headers: " + err.Error()}, "", "")
 		return types.ActionPause
 	}
-	if !h.stripped {
-		// Never let a client send what the filter vouches for, in any
-		// spelling a server folds into the same name. A header absent from
-		// the map just read needs no removal (a host call saved on every
-		// request); an empty map is not trusted to be complete.
-		for _, hd := range headers {
-			if cfg.spoofable(hd[0]) {
-				_ = abi.RemoveHttpRequestHeader(hd[0])
-			}
-		}
-		if len(headers) == 0 {
-			for _, name := range cfg.stripHeaders {
-				_ = abi.RemoveHttpRequestHeader(name)
-			}
-		}
-		h.stripped = true
-	}
-	method, path = headerValue(headers, ":method"), headerValue(headers, ":path")
+	method, path := r.method, r.path
 	// Methods compare case-insensitively: upstreams upper-case "delete".
 	req, verdict := cfg.requirementFor(path, strings.ToUpper(method))
 	if verdict == pathNotOriginForm {
@@ -128,13 +122,12 @@ func (h *httpContext) authorize() (action types.Action) {
 	}
 	// A POST that a framework serves as the method an override header or
 	// ?_method= names must not escape that method's rule (methodoverride.go).
-	if verdict == pathOK && cfg.methodOverrideDiffers(headers, path, req) {
+	if verdict == pathOK && cfg.methodOverrideDiffers(r, path, req) {
 		pc.send(&denial{kind: denyBadRequest, description: "the request method is ambiguous",
 			reason: "a method override selects another rule than the request method"}, method, path)
 		return types.ActionPause
 	}
-	if cfg.BypassCORSPreflight && method == "OPTIONS" && h.bodyless && !announcesBody(headers) &&
-		headerValue(headers, "origin") != "" && headerValue(headers, "access-control-request-method") != "" {
+	if cfg.BypassCORSPreflight && method == "OPTIONS" && h.bodyless && isPreflight(r.headers) {
 		pc.m.allowed.Increment(1)
 		return types.ActionContinue
 	}
@@ -153,7 +146,7 @@ func (h *httpContext) authorize() (action types.Action) {
 		return types.ActionContinue
 	}
 
-	tok, n := cfg.extractToken(headers, path)
+	tok, n := r.token, r.tokens
 	switch {
 	case n > 1:
 		pc.send(&denial{kind: denyBadRequest, description: "the request carries more than one access token",
@@ -164,8 +157,11 @@ func (h *httpContext) authorize() (action types.Action) {
 			pc.m.allowed.Increment(1)
 			return types.ActionContinue
 		}
-		pc.send(&denial{kind: denyMissing, description: "an access token is required",
-			reason: "no token in the request", dpopAlgs: cfg.dpopAlgs(req)}, method, path)
+		d := req.missing
+		if d == nil {
+			d = cfg.missingToken(req)
+		}
+		pc.send(d, method, path)
 		return types.ActionPause
 	case len(tok.raw) > cfg.MaxTokenBytes:
 		pc.send(&denial{kind: denyInvalid, description: "token too large",
@@ -180,12 +176,15 @@ func (h *httpContext) authorize() (action types.Action) {
 		if first {
 			pc.m.cacheHit.Increment(1)
 		}
-		return h.finish(req, vt, tok, headers, method, path)
+		return h.finish(req, vt, tok)
 	}
 	if first {
 		pc.m.cacheMiss.Increment(1)
 	}
 
+	// The token was read in place, from memory the next request reuses:
+	// from here on (parsing, the cache) it needs its own copy.
+	tok.raw = strings.Clone(tok.raw)
 	t, err := jwt.Parse(tok.raw, cfg.MaxTokenBytes)
 	if err != nil {
 		h.sendInvalid(err, "", method, path)
@@ -258,7 +257,7 @@ func (h *httpContext) authorize() (action types.Action) {
 						exp = unixTime(claims.Exp).Add(p.ClockSkew)
 					}
 					pc.cache.put(tok.raw, vt, set, key, exp, claims.HasExp, now)
-					return h.finish(req, &vt, tok, headers, method, path)
+					return h.finish(req, &vt, tok)
 				}
 			}
 			if firstErr == nil {
@@ -293,46 +292,34 @@ func (h *httpContext) sendInvalid(err error, iss, method, path string) {
 // dpop.go: 401), applies the requirement (403) and either lets the request
 // through (removing the token and its DPoP proof, setting claim headers) or
 // answers it.
-func (h *httpContext) finish(req *Requirement, vt *verifiedToken, tok foundToken, headers [][2]string, method, path string) types.Action {
+func (h *httpContext) finish(req *Requirement, vt *verifiedToken, tok foundToken) types.Action {
 	pc := h.plugin
-	d := h.checkCertificate(vt, headers)
+	r := &h.req
+	d := h.checkCertificate(vt, r.headers)
 	if d == nil {
-		d = h.checkDPoP(vt, tok, headers, method, path)
+		d = h.checkDPoP(vt, tok, r.headers, r.method, r.path)
 	}
 	if d != nil {
 		h.nextNonce = ""
-		pc.send(d, method, path)
+		pc.send(d, r.method, r.path)
 		return types.ActionPause
 	}
-	var u unmet
-	if !req.satisfied(vt, &u) {
-		d := &denial{kind: denyScope, sub: vt.sub, iss: vt.iss, scope: strings.Join(u.needScopes, " ")}
-		switch {
-		case len(u.missingScopes) > 0:
-			d.description = "the token lacks a required scope"
-			d.reason = "required scopes were not found [" + strings.Join(u.missingScopes, " ") + "]"
-		case u.claim != "":
-			d.description = "the token lacks a required claim value"
-			d.reason = "required claim was not satisfied [" + u.claim + "]"
-		default:
-			d.description = "the token was issued by a provider this route does not accept"
-			d.reason = "token issued by provider " + vt.provider.Name + ", which this route does not accept"
-		}
-		pc.send(d, method, path)
+	if d := vt.decide(req); d != nil {
+		pc.send(d, r.method, r.path)
 		return types.ActionPause
 	}
 	p := vt.provider
 	if !p.Forward {
-		if _, ok := findHeader(headers, "dpop"); ok {
+		if r.dpop {
 			_ = abi.RemoveHttpRequestHeader("dpop")
 		}
 		switch tok.place {
 		case inHeader:
 			_ = abi.RemoveHttpRequestHeader(tok.name)
 		case inParam:
-			_ = abi.ReplaceHttpRequestHeader(":path", withoutParam(path, tok.name))
+			_ = abi.ReplaceHttpRequestHeader(":path", withoutParam(r.path, tok.name))
 		case inCookie:
-			if rest := withoutCookie(headers, tok.name); rest != "" {
+			if rest := withoutCookie(r.headers, tok.name); rest != "" {
 				_ = abi.ReplaceHttpRequestHeader("cookie", rest)
 			} else {
 				_ = abi.RemoveHttpRequestHeader("cookie")
@@ -381,31 +368,17 @@ func claimValues(t *jwt.Token, chs []ClaimHeader) []claimValue {
 	return out
 }
 
-// findHeader returns the value of the first header called name (any case)
-// and whether there is one.
-func findHeader(headers [][2]string, name string) (string, bool) {
-	for _, h := range headers {
-		if len(h[0]) == len(name) && strings.EqualFold(h[0], name) {
-			return h[1], true
-		}
+// isPreflight reports whether an OPTIONS request is a CORS preflight: it
+// has Origin and Access-Control-Request-Method, and its headers announce no
+// body (an OPTIONS with a body is judged like any request).
+func isPreflight(headers headerList) bool {
+	if _, _, n := headers.find("transfer-encoding"); n > 0 {
+		return false
 	}
-	return "", false
-}
-
-// announcesBody reports whether the headers say a body follows. A CORS
-// preflight has none; an OPTIONS with a body is judged like any request.
-func announcesBody(headers [][2]string) bool {
-	if _, ok := findHeader(headers, "transfer-encoding"); ok {
-		return true
+	if cl, _, n := headers.find("content-length"); n > 0 && cl != "0" {
+		return false
 	}
-	cl, ok := findHeader(headers, "content-length")
-	return ok && cl != "0"
-}
-
-// headerValue is findHeader's value, "" when the header is absent.
-func headerValue(headers [][2]string, name string) string {
-	v, _ := findHeader(headers, name)
-	return v
+	return headerValue(headers, "origin") != "" && headerValue(headers, "access-control-request-method") != ""
 }
 
 // unixTime converts a NumericDate, clamped to ±1e11 s (about year 5000) so

@@ -21,8 +21,10 @@ const methodOverrideParam = "_method"
 // methodOverrideDiffers reports whether a method the request names in an
 // override header or the _method parameter (each of a comma-separated
 // list) selects another rule than req, the rule of target and its own
-// method. Requests without an override cost one pass over the header names.
-func (c *Config) methodOverrideDiffers(headers [][2]string, target string, req *Requirement) bool {
+// method. The headers are looked at only when the request's one pass over
+// them saw an override header (request.overrides); the query only when the
+// target has one.
+func (c *Config) methodOverrideDiffers(r *request, target string, req *Requirement) bool {
 	differs := func(list string) bool {
 		for _, m := range strings.Split(list, ",") {
 			if m = strings.TrimSpace(m); m == "" {
@@ -34,11 +36,13 @@ func (c *Config) methodOverrideDiffers(headers [][2]string, target string, req *
 		}
 		return false
 	}
-	for _, h := range headers {
+	if r.overrides {
+		found := false
 		for _, name := range methodOverrideHeaders {
-			if sameFoldedName(h[0], name) && differs(h[1]) {
-				return true
-			}
+			r.headers.eachFolded(name, func(v string) { found = found || differs(v) })
+		}
+		if found {
+			return true
 		}
 	}
 	q := strings.IndexByte(target, '?')

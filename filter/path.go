@@ -244,30 +244,12 @@ func hasUpper(s string) bool {
 	return false
 }
 
-// asciiEqualFold compares equal-length strings with ASCII letter case
-// ignored (and nothing else folded: Unicode case is not a reader's choice).
-func asciiEqualFold(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		x, y := a[i], b[i]
-		if x >= 'A' && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if y >= 'A' && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
-}
-
 // needsNormalising reports whether path holds anything a reading could change.
 func needsNormalising(path string) bool {
 	for i := 0; i < len(path); i++ {
+		if !pathSpecial[path[i]] {
+			continue // most bytes: one table look
+		}
 		switch path[i] {
 		case '%', '\\', ';':
 			return true
@@ -279,6 +261,9 @@ func needsNormalising(path string) bool {
 	}
 	return false
 }
+
+// pathSpecial marks the bytes needsNormalising looks closer at.
+var pathSpecial = [256]bool{'%': true, '\\': true, ';': true, '/': true}
 
 // choicesIn returns the choices whose spelling occurs in path: the others
 // cannot change its reading.

@@ -33,6 +33,13 @@ type Config struct {
 	// upperInRules: some rule value has an upper-case letter, so every
 	// path gets the case-insensitive reading (path.go, caseTwinDiffers).
 	upperInRules bool
+	// readNames are the header names readRequest looks at; nameLengths
+	// has bit n set when one has n bytes (readsNameOfLength), longNames
+	// when one has 256 or more.
+	readNames   []readName
+	nameLengths [4]uint64
+	longNames   bool
+	looks       [256]uint8 // lookPseudo and lookRead by length modulo 256
 }
 
 // Provider is one trusted token issuer and where its keys come from.
@@ -133,6 +140,9 @@ type Requirement struct {
 	providers    providerMask // providers a token may come from to satisfy this node
 	alwaysAllows bool         // passes without looking at the request
 	allowsMissed bool         // passes when no token is present
+	// missing is the 401 for a request without a token, rendered once
+	// (set on the requirements rules and the default name, deriveAnswers).
+	missing *denial
 }
 
 // ClaimRequirement demands that the claim at Path contains one of Values.

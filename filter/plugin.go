@@ -23,6 +23,8 @@ type vmContext struct {
 	types.DefaultVMContext
 	now      func() time.Time
 	hostSigs hostSignatures // the proxy's verify_signature, as this VM knows it
+	// readHook, when set (by tests), reads requests instead of readRequest.
+	readHook func(h *httpContext) error
 }
 
 // NewPluginContext creates the root context of one plugin instance.
@@ -45,6 +47,13 @@ type pluginContext struct {
 	hostSigs *hostSignatures // the VM's view of verify_signature
 	verifier jwt.Verifier    // asks the proxy; nil: every signature in Go
 	replay   *replayStore    // DPoP jti values seen by every worker (replay.go)
+
+	// Reused by every request of the VM (one callback runs at a time, and
+	// authorize never runs inside another: parked streams are resumed from
+	// root callbacks only).
+	headerBuf []byte         // the request's header map, read in place (readRequest)
+	logBuf    []byte         // the denial log line (logDenial)
+	idle      []*httpContext // contexts of deleted streams, for new ones
 }
 
 // OnPluginStart (proxy_on_configure) parses the configuration. A bad
@@ -103,7 +112,32 @@ func (pc *pluginContext) OnTick() {
 	}
 }
 
-// NewHttpContext creates the per-stream context.
+// maxIdleContexts bounds the contexts kept for reuse.
+const maxIdleContexts = 256
+
+// NewHttpContext creates the per-stream context, reusing one of a deleted
+// stream when there is one (a request then allocates nothing).
 func (pc *pluginContext) NewHttpContext(contextID uint32) types.HttpContext {
+	if n := len(pc.idle); n > 0 {
+		h := pc.idle[n-1]
+		pc.idle[n-1] = nil
+		pc.idle = pc.idle[:n-1]
+		h.id, h.plugin = contextID, pc
+		return h
+	}
 	return &httpContext{id: contextID, plugin: pc}
+}
+
+// RecycleHttpContext (abi.HttpContextRecycler) keeps the context of a
+// deleted stream for a later one. The host names the stream in no callback
+// after proxy_on_delete, and OnHttpStreamDone, which ran before, took it
+// off the key store's waiting list; a stream still parked is not reused
+// all the same.
+func (pc *pluginContext) RecycleHttpContext(ctx types.HttpContext) {
+	h, ok := ctx.(*httpContext)
+	if !ok || h.plugin != pc || h.parked || len(pc.idle) >= maxIdleContexts {
+		return
+	}
+	*h = httpContext{}
+	pc.idle = append(pc.idle, h)
 }

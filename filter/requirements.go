@@ -75,6 +75,57 @@ type verifiedToken struct {
 	// claimValues are the provider's claim_to_headers values, read once
 	// at verification, index for index.
 	claimValues []claimValue
+	// decisions remembers what the token gets from the last few
+	// requirements it met (decide): its claims never change, so a cached
+	// token's hit neither evaluates a requirement again nor explains the
+	// same 403 twice.
+	decisions    [tokenDecisions]decision
+	nextDecision uint8
+}
+
+// tokenDecisions is how many requirements a cached token remembers.
+const tokenDecisions = 4
+
+// decision is a requirement's verdict on a token: nil passes, else the 403.
+type decision struct {
+	req    *Requirement
+	denial *denial
+}
+
+// decide returns nil when the token satisfies req, else the 403 to send
+// (rendered once, then reused).
+func (t *verifiedToken) decide(req *Requirement) *denial {
+	for i := range t.decisions {
+		if t.decisions[i].req == req {
+			return t.decisions[i].denial
+		}
+	}
+	d := t.evaluate(req)
+	t.decisions[t.nextDecision] = decision{req: req, denial: d}
+	t.nextDecision = (t.nextDecision + 1) % tokenDecisions
+	return d
+}
+
+// evaluate applies req to the token: nil when it is satisfied, else the
+// 403 that says why (DESIGN §4; the log names the missing scopes or claim).
+func (t *verifiedToken) evaluate(req *Requirement) *denial {
+	var u unmet
+	if req.satisfied(t, &u) {
+		return nil
+	}
+	d := &denial{kind: denyScope, sub: t.sub, iss: t.iss, scope: strings.Join(u.needScopes, " ")}
+	switch {
+	case len(u.missingScopes) > 0:
+		d.description = "the token lacks a required scope"
+		d.reason = "required scopes were not found [" + strings.Join(u.missingScopes, " ") + "]"
+	case u.claim != "":
+		d.description = "the token lacks a required claim value"
+		d.reason = "required claim was not satisfied [" + u.claim + "]"
+	default:
+		d.description = "the token was issued by a provider this route does not accept"
+		d.reason = "token issued by provider " + t.provider.Name + ", which this route does not accept"
+	}
+	return d
 }
 
 // claimValue is one claim_to_headers value; ok is false when the claim is absent.
@@ -208,16 +259,16 @@ func (c *Config) selectRequirement(path, method string) *Requirement {
 func (m *Match) fits(path, method string) bool {
 	switch {
 	case m.Path != "":
-		if path != m.Path {
+		if !sameString(path, m.Path) {
 			return false
 		}
 	case m.SeparatedPrefix != "":
 		v := m.SeparatedPrefix
-		if !strings.HasPrefix(path, v) || (len(path) > len(v) && path[len(v)] != '/') {
+		if !hasPrefix(path, v) || (len(path) > len(v) && path[len(v)] != '/') {
 			return false
 		}
 	default:
-		if !strings.HasPrefix(path, m.Prefix) {
+		if !hasPrefix(path, m.Prefix) {
 			return false
 		}
 	}
@@ -265,6 +316,7 @@ func (c *Config) deriveSources() {
 		}
 	}
 	c.addDPoPSource()
+	c.deriveReadNames()
 	for _, r := range c.Rules {
 		m := &r.Match
 		if (m.Path != "" && m.Path != "/" && m.Path != "*") || (len(m.Prefix) > 1 && m.Prefix[len(m.Prefix)-1] == '/') {

@@ -31,6 +31,68 @@ type denial struct {
 	dpopAlgs    string // algs of a DPoP challenge; with denyMissing, adds the DPoP challenge
 	nonce       string // denyDPoPNonce: the DPoP-Nonce header's value
 	certificate bool   // a certificate-bound token refused (counted apart)
+
+	answer *localAnswer // the answer as sent, rendered on first use (render)
+}
+
+// localAnswer is a denial's local response, rendered: its headers (as the
+// ABI serializes them), its JSON body, and the end of its log line.
+type localAnswer struct {
+	headers []byte
+	body    []byte
+	logTail []byte // ": <reason>[ sub="..."][ iss="..."]"
+}
+
+// render returns the denial's answer, building it the first time. Denials
+// that repeat are kept (a requirement's 401 for a missing token, a cached
+// token's 403 for a requirement), so they are rendered once.
+func (d *denial) render(realm string) *localAnswer {
+	if d.answer != nil {
+		return d.answer
+	}
+	headers := [][2]string{{"content-type", "application/json"}, {"cache-control", "no-store"}}
+	if v := d.wwwAuthenticate(realm); v != "" {
+		headers = append(headers, [2]string{"www-authenticate", v})
+	}
+	if d.kind == denyMissing && d.dpopAlgs != "" {
+		// RFC 9449 §7.1: both schemes are offered, one challenge each.
+		headers = append(headers, [2]string{"www-authenticate", d.dpopChallenge(realm)})
+	}
+	if d.nonce != "" {
+		headers = append(headers, [2]string{"dpop-nonce", d.nonce})
+	}
+	tail := append([]byte(": "), d.reason...)
+	if d.sub != "" {
+		tail = append(tail, " sub="...)
+		tail = appendQuoteLog(tail, logSafe(d.sub, 128))
+	}
+	if d.iss != "" {
+		tail = append(tail, " iss="...)
+		tail = appendQuoteLog(tail, logSafe(d.iss, 256))
+	}
+	d.answer = &localAnswer{headers: abi.EncodeHeaderMap(nil, headers), body: d.body(), logTail: tail}
+	return d.answer
+}
+
+// missingToken is the 401 for a request to req that carries no token.
+func (c *Config) missingToken(req *Requirement) *denial {
+	return &denial{kind: denyMissing, description: "an access token is required",
+		reason: "no token in the request", dpopAlgs: c.dpopAlgs(req)}
+}
+
+// deriveAnswers renders, once per configuration, the 401 each rule and the
+// default answer a request without a token.
+func (c *Config) deriveAnswers() {
+	reqs := []*Requirement{c.Default}
+	for _, r := range c.Rules {
+		reqs = append(reqs, r.Requirement)
+	}
+	for _, req := range reqs {
+		if req != nil && req.missing == nil {
+			req.missing = c.missingToken(req)
+			req.missing.render(c.Realm)
+		}
+	}
 }
 
 func (d *denial) status() uint32 {
@@ -175,21 +237,11 @@ func writeJSONString(b *strings.Builder, s string) {
 
 // send answers the stream with the denial, counts it and logs it.
 func (pc *pluginContext) send(d *denial, method, path string) {
-	headers := [][2]string{{"content-type", "application/json"}, {"cache-control", "no-store"}}
 	realm := ""
 	if pc.cfg != nil {
 		realm = pc.cfg.Realm
 	}
-	if v := d.wwwAuthenticate(realm); v != "" {
-		headers = append(headers, [2]string{"www-authenticate", v})
-	}
-	if d.kind == denyMissing && d.dpopAlgs != "" {
-		// RFC 9449 §7.1: both schemes are offered, one challenge each.
-		headers = append(headers, [2]string{"www-authenticate", d.dpopChallenge(realm)})
-	}
-	if d.nonce != "" {
-		headers = append(headers, [2]string{"dpop-nonce", d.nonce})
-	}
+	a := d.render(realm)
 	switch {
 	case pc.m == nil:
 	case d.kind == denyMissing:
@@ -207,57 +259,50 @@ func (pc *pluginContext) send(d *denial, method, path string) {
 	case d.kind == denyUnavailable:
 		pc.m.deniedUnavailable.Increment(1)
 	}
-	if err := abi.SendHttpResponse(d.status(), headers, d.body(), -1); err != nil {
+	if err := abi.SendHttpResponseMap(d.status(), a.headers, a.body, -1); err != nil {
 		abi.LogError("sending the " + strconv.Itoa(int(d.status())) + " answer failed: " + err.Error())
 	}
-	pc.logDenial(d, method, path)
+	pc.logDenial(d, a, method, path)
 }
 
 // logDenial writes the info line for a denial: status, method, path (query
-// excluded, it may carry the token), reason, and sub/iss when known.
-func (pc *pluginContext) logDenial(d *denial, method, path string) {
-	if d.kind != denyInternal && !abi.LogEnabled(abi.LogLevelInfo) {
+// excluded, it may carry the token), reason, and sub/iss when known. The
+// line is built in a buffer the plugin reuses.
+func (pc *pluginContext) logDenial(d *denial, a *localAnswer, method, path string) {
+	level := abi.LogLevelInfo
+	if d.kind == denyInternal {
+		level = abi.LogLevelError
+	} else if !abi.LogEnabled(level) {
 		return // the host drops info lines: do not build one
 	}
 	if q := strings.IndexByte(path, '?'); q >= 0 {
 		path = path[:q]
 	}
-	var b strings.Builder
-	b.Grow(64 + len(d.reason) + min(len(path), 256) + min(len(d.sub), 128) + min(len(d.iss), 256))
-	b.WriteString("denied ")
-	b.WriteString(strconv.Itoa(int(d.status())))
-	b.WriteByte(' ')
-	b.WriteString(logSafe(method, 16))
-	b.WriteByte(' ')
-	b.WriteString(logSafe(path, 256))
-	b.WriteString(": ")
-	b.WriteString(d.reason)
-	if d.sub != "" {
-		b.WriteString(" sub=")
-		b.WriteString(quoteLog(logSafe(d.sub, 128)))
-	}
-	if d.iss != "" {
-		b.WriteString(" iss=")
-		b.WriteString(quoteLog(logSafe(d.iss, 256)))
-	}
-	if d.kind == denyInternal {
-		abi.LogError(b.String())
-		return
-	}
-	abi.LogInfo(b.String())
+	b := pc.logBuf[:0]
+	b = append(b, "denied "...)
+	b = strconv.AppendUint(b, uint64(d.status()), 10)
+	b = append(b, ' ')
+	b = append(b, logSafe(method, 16)...)
+	b = append(b, ' ')
+	b = append(b, logSafe(path, 256)...)
+	b = append(b, a.logTail...)
+	pc.logBuf = b
+	abi.LogBytes(level, b)
 }
 
-// quoteLog is strconv.Quote with a fast path: printable ASCII without
-// quotes or backslashes (every sub and iss in practice) is quoted as is.
-// strconv.Quote decodes and classifies rune by rune, ~30 us for a denial's
-// two values in wasm.
-func quoteLog(s string) string {
+// appendQuoteLog appends strconv.Quote(s) with a fast path: printable
+// ASCII without quotes or backslashes (every sub and iss in practice) is
+// quoted as is. strconv.Quote decodes and classifies rune by rune, ~30 us
+// for a denial's two values in wasm.
+func appendQuoteLog(b []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
-			return strconv.Quote(s)
+			return strconv.AppendQuote(b, s)
 		}
 	}
-	return `"` + s + `"`
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 // logSafe bounds a client-controlled string and blanks control characters so

@@ -20,6 +20,7 @@
 
 import { Buffer } from 'node:buffer';
 import { getRandomValues } from 'node:crypto';
+import { verifySignature } from './envoycrypto.mjs';
 
 // proxy-wasm status codes.
 export const Status = Object.freeze({
@@ -501,7 +502,18 @@ function envFunctions(abi) {
       return Status.OK;
     }],
     proxy_done: [i32x(0), () => Status.OK],
-    proxy_call_foreign_function: [i32x(6), () => Status.NOT_FOUND],
+    // Envoy 1.30+'s verify_signature (envoycrypto.mjs), as the Go host
+    // answers it by default; verifySignature: 'absent' plays an older Envoy.
+    // As in proxy-wasm-cpp-host, a found function's answer goes through the
+    // guest allocator and the result slots are written whatever its status.
+    proxy_call_foreign_function: [i32x(6), function (np, ns, ap, as, rp, rs) {
+      const name = this.readString(np, ns);
+      if (name === null || !this.inBounds(ap, as)) return Status.INVALID_MEMORY_ACCESS;
+      if (this.host.verifySignature === 'absent' || name !== 'verify_signature') return Status.NOT_FOUND;
+      const { status, result } = verifySignature(Buffer.from(this.u8.subarray(ap, ap + as)));
+      if (status !== Status.OK) return this.returnEmpty(rp, rs) === Status.OK ? status : Status.INVALID_MEMORY_ACCESS;
+      return this.returnBytes(result, rp, rs);
+    }],
     proxy_continue_stream: [i32x(1), function (streamType) {
       const st = this.effectiveStream();
       if (st === null || (streamType >>> 0) > 1) return Status.BAD_ARGUMENT;
@@ -810,6 +822,16 @@ class VM {
     return this.writeU32(rp, p) && this.writeU32(rs, n) ? Status.OK : Status.INVALID_MEMORY_ACCESS;
   }
 
+  // returnBytes hands data (a Buffer) to the guest, as returnString does.
+  returnBytes(b, rp, rs) {
+    const n = b.length;
+    if (n === 0) return this.returnEmpty(rp, rs);
+    const p = this.alloc(n);
+    if (p === 0 || p + n > this.u8.length) return Status.INVALID_MEMORY_ACCESS;
+    this.u8.set(b, p);
+    return this.writeU32(rp, p) && this.writeU32(rs, n) ? Status.OK : Status.INVALID_MEMORY_ACCESS;
+  }
+
   // guestPairs decodes the map of n bytes at p the guest handed over (in
   // bounds), with lowercased names. Envoy turns a map over its limits, or a
   // malformed one, into an empty map without telling the guest; the host
@@ -881,6 +903,10 @@ class VM {
       case 'plugin_name': return this.host.pluginName;
       case 'plugin_root_id': return this.host.rootIDName;
       case 'plugin_vm_id': return '';
+      // Envoy's bootstrap Node message (id = 1, cluster = 2), serialized,
+      // with the Go host's values: the filter asks for it to tell Envoy
+      // from proxies whose foreign functions trap.
+      case 'xds.node': return XDS_NODE;
     }
     const st = this.effectiveStream();
     if (st === null) return null;
@@ -1096,6 +1122,10 @@ class VM {
   }
 }
 
+// XDS_NODE is the xds.node property (see property), as a latin1 string.
+const XDS_NODE = Buffer.concat([Buffer.from([0x0a, 15]), Buffer.from('scopegate-proxy'),
+  Buffer.from([0x12, 5]), Buffer.from('local')]).toString('latin1');
+
 // realtimeNanos is the wall clock in nanoseconds since the epoch, as a
 // Number: microsecond precision, which is all a double holds there.
 function realtimeNanos() {
@@ -1142,7 +1172,9 @@ function requestHeaders(req) {
  * pollOneoff ("enosys" as Envoy 1.33-1.38, or "no-events"), clusters (name ->
  * function(headers, body) returning {status, headers, body} or null for a
  * failed call), log (function(entry) receiving every entry at or above
- * logLevel), bareEnv (measurement only: proxy-wasm imports that do nothing).
+ * logLevel), verifySignature ("present": Envoy 1.30+'s verify_signature,
+ * the default, as in the Go host; "absent": every foreign function is
+ * NotFound), bareEnv (measurement only: proxy-wasm imports that do nothing).
  */
 export class Host {
   constructor(module, bytes, options = {}) {
@@ -1153,6 +1185,7 @@ export class Host {
     this.rootIDName = options.rootID ?? '';
     this.logLevel = options.logLevel ?? LogLevel.info;
     this.pollOneoff = options.pollOneoff ?? 'enosys';
+    this.verifySignature = options.verifySignature ?? 'present';
     this.clusters = options.clusters ?? {};
     this.logSink = options.log ?? null;
     this.logs = [];

@@ -5,7 +5,8 @@
 //   node --no-liftoff bench/v8/run.mjs < job.json
 //
 // The job: {"module": path, "pluginConfig": string, "vmConfig": string,
-// "logLevel": n, "pollOneoff": "enosys"|"no-events", "clusters": {name:
+// "logLevel": n, "pollOneoff": "enosys"|"no-events", "verifySignature":
+// "present"|"absent", "clusters": {name:
 // {path or "*": {"status", "headers", "body"} | null}}, "steps": [{"request":
 // {method, path, authority, scheme, headers, body}} | {"tick": true}],
 // "metrics": [names]}. The answer: {"loadError"} or {"decisions",
@@ -30,6 +31,7 @@ try {
     vmConfig: job.vmConfig ?? '',
     logLevel: job.logLevel,
     pollOneoff: job.pollOneoff,
+    verifySignature: job.verifySignature,
     clusters,
   });
 } catch (err) {

@@ -19,6 +19,10 @@ type arena struct {
 	used  int      // bytes of slab handed out since the last reset
 	spans []span   // every allocation since the last reset
 	extra [][]byte // allocations that did not fit in the slab, kept reachable
+	// into, when set, takes the next allocation instead of the slab (grown
+	// when too small): a host call whose answer the caller keeps is read
+	// straight into the caller's buffer, with no copy out of the arena.
+	into *[]byte
 }
 
 // span is one allocation: its address (as the host sees it) and its memory.
@@ -42,10 +46,15 @@ func (a *arena) reset() {
 	a.spans = a.spans[:0]
 	clear(a.extra)
 	a.extra = a.extra[:0]
+	a.into = nil
 	if cap(a.slab) > maxKeptSlab {
 		a.slab = nil
 	}
 }
+
+// allocInto makes the next allocation use *buf, grown if too small (see
+// into). Call it after reset, right before the host call.
+func (a *arena) allocInto(buf *[]byte) { a.into = buf }
 
 // alloc returns size bytes that stay reachable until the next reset. A
 // zero-size request still gets a distinct non-nil byte, since a host may
@@ -55,6 +64,13 @@ func (a *arena) alloc(size int) []byte {
 	n = (n + 7) &^ 7 // keep spans 8-byte aligned
 	var mem []byte
 	switch {
+	case a.into != nil:
+		buf := a.into
+		a.into = nil
+		if cap(*buf) < n {
+			*buf = make([]byte, 0, max(n, 2*cap(*buf)))
+		}
+		mem = (*buf)[:n:n]
 	case a.used+n <= len(a.slab):
 		mem = a.slab[a.used : a.used+n : a.used+n]
 		a.used += n

@@ -96,3 +96,42 @@ func TestArena(t *testing.T) {
 		}
 	})
 }
+
+func TestArenaAllocInto(t *testing.T) {
+	t.Run("the next allocation is the caller's buffer", func(t *testing.T) {
+		var a arena
+		buf := make([]byte, 0, 64)
+		a.reset()
+		a.allocInto(&buf)
+		m := a.alloc(40)
+		if addrOf(m) != addrOf(buf[:1]) {
+			t.Fatal("the allocation is not in the caller's buffer")
+		}
+		copy(m, "in place")
+		if got, ok := a.take(addrOf(m), 8); !ok || string(got) != "in place" {
+			t.Fatalf("take = %q, %v", got, ok)
+		}
+		if other := a.alloc(8); addrOf(other) == addrOf(m) {
+			t.Fatal("a second allocation reused the caller's buffer")
+		}
+	})
+	t.Run("a buffer too small is replaced by a larger one the caller keeps", func(t *testing.T) {
+		var a arena
+		buf := make([]byte, 0, 16)
+		a.reset()
+		a.allocInto(&buf)
+		m := a.alloc(100)
+		if cap(buf) < 100 || addrOf(m) != addrOf(buf[:1]) {
+			t.Fatalf("buffer cap %d, allocation not in it", cap(buf))
+		}
+	})
+	t.Run("reset forgets the buffer", func(t *testing.T) {
+		var a arena
+		buf := make([]byte, 0, 64)
+		a.allocInto(&buf)
+		a.reset()
+		if m := a.alloc(8); addrOf(m) == addrOf(buf[:1]) {
+			t.Fatal("the buffer outlived reset")
+		}
+	})
+}

@@ -210,6 +210,27 @@ func getMap(mapType uint32) ([][2]string, error) {
 	return DecodeHeaderMap(b)
 }
 
+// getMapInto reads a whole header map into *buf (grown when too small;
+// the host writes it there through the allocator, so nothing is copied)
+// and returns it in place.
+func getMapInto(mapType uint32, buf *[]byte) (HeaderMap, error) {
+	if !started {
+		return HeaderMap{}, errInitPhase
+	}
+	if cap(*buf) > maxKeptSlab {
+		*buf = nil // a huge map once should not pin its memory for ever
+	}
+	results.reset()
+	results.allocInto(buf)
+	retPtr, retSize = 0, 0
+	b, err := returned(proxyGetHeaderMapPairs(mapType, &retPtr, &retSize))
+	results.into = nil
+	if err != nil {
+		return HeaderMap{}, err
+	}
+	return ParseHeaderMap(b)
+}
+
 // setMap replaces a whole header map.
 func setMap(mapType uint32, pairs [][2]string) error {
 	if !started {
@@ -272,6 +293,15 @@ func removeMapValue(mapType uint32, key string) error {
 
 // GetHttpRequestHeaders returns all request headers.
 func GetHttpRequestHeaders() ([][2]string, error) { return getMap(mapRequestHeaders) }
+
+// GetHttpRequestHeaderMap reads all request headers into *buf, which grows
+// when too small and is reused otherwise, and returns them in place: one
+// host call, no per-header decoding, no allocation once *buf has grown to
+// the requests' size. The map's strings alias *buf: keep it unchanged while
+// they are in use.
+func GetHttpRequestHeaderMap(buf *[]byte) (HeaderMap, error) {
+	return getMapInto(mapRequestHeaders, buf)
+}
 
 // ReplaceHttpRequestHeaders replaces all request headers.
 func ReplaceHttpRequestHeaders(headers [][2]string) error { return setMap(mapRequestHeaders, headers) }
@@ -349,6 +379,17 @@ func SendHttpResponse(statusCode uint32, headers [][2]string, body []byte, gRPCS
 	scratchHeaders = EncodeHeaderMap(scratchHeaders[:0], headers)
 	return statusError(proxySendLocalResponse(statusCode, nil, 0, bytesPtr(body), uint32(len(body)),
 		bytesPtr(scratchHeaders), uint32(len(scratchHeaders)), gRPCStatus))
+}
+
+// SendHttpResponseMap is SendHttpResponse with the headers already
+// serialized (EncodeHeaderMap): an answer sent again and again is
+// serialized once.
+func SendHttpResponseMap(statusCode uint32, headers []byte, body []byte, gRPCStatus int32) error {
+	if !started {
+		return errInitPhase
+	}
+	return statusError(proxySendLocalResponse(statusCode, nil, 0, bytesPtr(body), uint32(len(body)),
+		bytesPtr(headers), uint32(len(headers)), gRPCStatus))
 }
 
 // GetSharedData reads a shared-data value (a fresh copy) and its CAS.
@@ -447,6 +488,14 @@ func logAt(level LogLevel, msg string) {
 		return
 	}
 	proxyLog(uint32(level), strPtr(msg), uint32(len(msg)))
+}
+
+// LogBytes logs msg at level: LogInfo and friends for a message built in a
+// reused buffer (the host copies it; no string is made).
+func LogBytes(level LogLevel, msg []byte) {
+	if LogEnabled(level) {
+		proxyLog(uint32(level), bytesPtr(msg), uint32(len(msg)))
+	}
 }
 
 // LogTrace logs at trace level.

@@ -41,6 +41,9 @@ var streamEventNames = [...]string{
 type stream struct {
 	ctx  types.HttpContext
 	root uint32
+	// recycler is the root's, when it takes back the contexts of deleted
+	// streams (HttpContextRecycler).
+	recycler HttpContextRecycler
 	// failed is set once a callback panicked and the stream was answered
 	// with a 500; later callbacks (e.g. for that local reply) pass through.
 	failed bool
@@ -68,7 +71,7 @@ type callout struct {
 type dispatcher struct {
 	host     hostOps
 	vm       types.VMContext
-	roots    map[uint32]types.PluginContext
+	roots    map[uint32]rootContext
 	streams  map[uint32]stream
 	callouts map[uint32]callout
 	// current is the context host calls act on: the callback's context,
@@ -79,7 +82,7 @@ type dispatcher struct {
 func newDispatcher(h hostOps) *dispatcher {
 	return &dispatcher{
 		host:     h,
-		roots:    map[uint32]types.PluginContext{},
+		roots:    map[uint32]rootContext{},
 		streams:  map[uint32]stream{},
 		callouts: map[uint32]callout{},
 	}
@@ -96,7 +99,8 @@ func (d *dispatcher) contextCreate(id, parent uint32) {
 			return
 		}
 		if pc := d.vm.NewPluginContext(id); pc != nil {
-			d.roots[id] = pc
+			r, _ := pc.(HttpContextRecycler)
+			d.roots[id] = rootContext{PluginContext: pc, recycler: r}
 		}
 		return
 	}
@@ -112,7 +116,7 @@ func (d *dispatcher) contextCreate(id, parent uint32) {
 	// A nil HttpContext (e.g. a plugin that only does TCP) leaves the
 	// stream unregistered; its callbacks then continue untouched.
 	if hc := root.NewHttpContext(id); hc != nil {
-		d.streams[id] = stream{ctx: hc, root: parent}
+		d.streams[id] = stream{ctx: hc, root: parent, recycler: root.recycler}
 	} else {
 		delete(d.streams, id)
 	}
@@ -190,7 +194,8 @@ func (d *dispatcher) logStream(id uint32) {
 func (d *dispatcher) delete(id uint32) {
 	// A stream deleted without proxy_on_log still gets its OnHttpStreamDone,
 	// so the filter can forget it (e.g. a request parked for keys).
-	if s, ok := d.streams[id]; ok && !s.done && s.ctx != nil {
+	s, isStream := d.streams[id]
+	if isStream && !s.done && s.ctx != nil {
 		d.logStream(id)
 	}
 	delete(d.streams, id)
@@ -198,6 +203,30 @@ func (d *dispatcher) delete(id uint32) {
 	if d.current == id {
 		d.current = 0
 	}
+	if isStream && s.recycler != nil && s.ctx != nil {
+		d.recycle(id, s)
+	}
+}
+
+// rootContext is a plugin context and, when it has one, its recycler.
+type rootContext struct {
+	types.PluginContext
+	recycler HttpContextRecycler
+}
+
+// HttpContextRecycler is a plugin context that takes back the HTTP
+// contexts of its deleted streams (proxy_on_delete, after
+// OnHttpStreamDone): the host names a deleted stream in no callback again,
+// so its context may serve a later stream and a request need allocate
+// none. The SDK has no such callback, so natively (under proxytest) it is
+// never called.
+type HttpContextRecycler interface {
+	RecycleHttpContext(types.HttpContext)
+}
+
+func (d *dispatcher) recycle(id uint32, s stream) {
+	defer d.recoverRoot("proxy_on_delete", id)
+	s.recycler.RecycleHttpContext(s.ctx)
 }
 
 // streamCallback handles the six HTTP stream callbacks.

@@ -477,3 +477,81 @@ func TestPanicText(t *testing.T) {
 		})
 	}
 }
+
+// recyclingPlugin is a pluginRec that takes back its streams' contexts.
+type recyclingPlugin struct {
+	pluginRec
+	recycled []types.HttpContext
+}
+
+func (p *recyclingPlugin) RecycleHttpContext(c types.HttpContext) {
+	p.r.note("recycle")
+	p.recycled = append(p.recycled, c)
+}
+
+// recyclingVM makes recyclingPlugins.
+type recyclingVM struct {
+	*recorder
+	plugin *recyclingPlugin
+}
+
+func (v *recyclingVM) NewPluginContext(uint32) types.PluginContext {
+	v.plugin = &recyclingPlugin{pluginRec: pluginRec{v.recorder}}
+	return v.plugin
+}
+
+func TestDispatchRecyclesDeletedStreams(t *testing.T) {
+	start := func(t *testing.T) (*dispatcher, *recyclingVM, *fakeHost) {
+		rec := &recorder{started: true}
+		vm := &recyclingVM{recorder: rec}
+		h := &fakeHost{goneIDs: map[uint32]bool{}}
+		d := newDispatcher(h)
+		rec.d, d.vm = d, vm
+		d.contextCreate(1, 0)
+		if !d.configure(1, 0) {
+			t.Fatal("configure failed")
+		}
+		rec.calls = nil
+		return d, vm, h
+	}
+	t.Run("a deleted stream's context goes back to its root, after OnHttpStreamDone", func(t *testing.T) {
+		d, vm, _ := start(t)
+		d.contextCreate(2, 1)
+		ctx := d.streams[2].ctx
+		d.streamCallback(onRequestHeaders, 2, 1, true)
+		d.logStream(2)
+		d.delete(2)
+		if got := strings.Join(vm.calls, " "); got != "new_http request_headers stream_done recycle" {
+			t.Fatalf("calls = %s", got)
+		}
+		if len(vm.plugin.recycled) != 1 || vm.plugin.recycled[0] != ctx {
+			t.Fatalf("recycled %v, want the stream's context", vm.plugin.recycled)
+		}
+	})
+	t.Run("a stream deleted without proxy_on_log is done first", func(t *testing.T) {
+		d, vm, _ := start(t)
+		d.contextCreate(2, 1)
+		d.delete(2)
+		if got := strings.Join(vm.calls, " "); got != "new_http stream_done recycle" {
+			t.Fatalf("calls = %s", got)
+		}
+	})
+	t.Run("an orphan stream and a root context are not recycled", func(t *testing.T) {
+		d, vm, _ := start(t)
+		d.contextCreate(3, 42) // unknown root: an orphan
+		d.delete(3)
+		d.delete(1)
+		if len(vm.plugin.recycled) != 0 {
+			t.Fatalf("recycled %v", vm.plugin.recycled)
+		}
+	})
+	t.Run("a panic while recycling is logged, not raised", func(t *testing.T) {
+		d, vm, h := start(t)
+		d.contextCreate(2, 1)
+		vm.panicIn = "recycle"
+		d.delete(2)
+		if !hasLog(h, "critical", "boom in recycle") {
+			t.Fatalf("logs = %v", h.logs)
+		}
+	})
+}

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"strconv"
+	"unsafe"
 )
 
 // Header maps cross the ABI as: little-endian u32 pair count N, then N
@@ -76,6 +77,84 @@ func DecodeHeaderMap(data []byte) ([][2]string, error) {
 	return pairs, nil
 }
 
+// HeaderMap is a header map read in place: its wire form, validated once,
+// whose keys and values are handed out as strings that alias those bytes.
+// Reading it costs no allocation whatever the number of pairs (the filter's
+// request path reads every request's headers this way). The bytes must not
+// change while strings taken from the map are in use.
+type HeaderMap struct {
+	data []byte
+	n    int
+}
+
+// ParseHeaderMap validates data as DecodeHeaderMap does and returns a view
+// of it (no copy). Empty input is an empty map.
+func ParseHeaderMap(data []byte) (HeaderMap, error) {
+	if len(data) == 0 {
+		return HeaderMap{}, nil
+	}
+	n, err := headerMapCount(data)
+	if err != nil {
+		return HeaderMap{}, err
+	}
+	return HeaderMap{data: data, n: n}, nil
+}
+
+// Len returns the number of pairs.
+func (m HeaderMap) Len() int { return m.n }
+
+// Cursor returns a cursor before the map's first pair.
+func (m HeaderMap) Cursor() HeaderCursor {
+	// Offsets as if a pair of empty key and value came before the first.
+	return HeaderCursor{base: unsafe.Pointer(unsafe.SliceData(m.data)), sizes: 4 - 8, key: 4 + 8*m.n - 2, left: m.n}
+}
+
+// HeaderCursor walks a HeaderMap's pairs in order: Next moves to the next
+// pair, Key and Value return it. Each step is small enough to be inlined
+// where the walk is written, so a header the caller only glances at (its
+// name's length, say) costs a few instructions.
+type HeaderCursor struct {
+	base   unsafe.Pointer // the map's first byte
+	sizes  int            // offset of the current pair's two sizes
+	key    int            // offset of the current pair's key
+	kl, vl int            // the current pair's key and value lengths
+	left   int            // pairs after the current one
+}
+
+// Next moves to the next pair and reports whether there is one.
+func (c *HeaderCursor) Next() bool {
+	if c.left <= 0 {
+		return false
+	}
+	c.left--
+	// The map was validated whole (ParseHeaderMap): every size and offset
+	// lies inside it, and each key and value is followed by its NUL, so
+	// even an empty one has a byte to point at. Offsets rather than
+	// advancing pointers: a pointer past the map's end would be invalid.
+	c.sizes += 8
+	c.key += c.kl + c.vl + 2
+	p := unsafe.Add(c.base, c.sizes) // 4-byte aligned if the map is
+	if littleEndian {
+		c.kl, c.vl = int(*(*uint32)(p)), int(*(*uint32)(unsafe.Add(p, 4)))
+	} else {
+		c.kl, c.vl = int(binary.LittleEndian.Uint32((*[4]byte)(p)[:])), int(binary.LittleEndian.Uint32((*[4]byte)(unsafe.Add(p, 4))[:]))
+	}
+	return true
+}
+
+// KeyLen returns the length of the current pair's key.
+func (c *HeaderCursor) KeyLen() int { return c.kl }
+
+// Key returns the current pair's key; it aliases the map's bytes.
+func (c *HeaderCursor) Key() string {
+	return unsafe.String((*byte)(unsafe.Add(c.base, c.key)), c.kl)
+}
+
+// Value returns the current pair's value; it aliases the map's bytes.
+func (c *HeaderCursor) Value() string {
+	return unsafe.String((*byte)(unsafe.Add(c.base, c.key+c.kl+1)), c.vl)
+}
+
 // headerMapCount validates data as a whole (sizes, NUL terminators, no
 // trailing bytes) and returns its pair count.
 func headerMapCount(data []byte) (int, error) {
@@ -89,13 +168,16 @@ func headerMapCount(data []byte) (int, error) {
 	}
 	n := int(count)
 	off := uint64(4 + 8*n)
-	for i := range n {
-		kl := uint64(binary.LittleEndian.Uint32(data[4+8*i:]))
-		vl := uint64(binary.LittleEndian.Uint32(data[8+8*i:]))
+	// The size table fits (checked above), so a cursor reads it: no bounds
+	// check per size, one test per pair for its bytes, one for its NULs
+	// (this runs on every request the filter sees).
+	cur := HeaderMap{data: data, n: n}.Cursor()
+	for i := 0; cur.Next(); i++ {
+		kl, vl := uint64(cur.kl), uint64(cur.vl)
 		if off+kl+1+vl+1 > uint64(len(data)) {
 			return 0, errors.Join(errHeaderMap, errors.New("pair "+strconv.Itoa(i)+" runs past the end"))
 		}
-		if data[off+kl] != 0 || data[off+kl+1+vl] != 0 {
+		if data[off+kl]|data[off+kl+1+vl] != 0 {
 			return 0, errors.Join(errHeaderMap, errors.New("pair "+strconv.Itoa(i)+" is not NUL-terminated"))
 		}
 		off += kl + 1 + vl + 1

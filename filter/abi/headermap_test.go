@@ -1,6 +1,7 @@
 package abi
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"slices"
@@ -136,8 +137,9 @@ func TestEncodePropertyPath(t *testing.T) {
 	}
 }
 
-// FuzzDecodeHeaderMap checks that any input decodes without panicking and
-// that whatever decodes re-encodes to the same bytes.
+// FuzzDecodeHeaderMap checks that any input decodes without panicking,
+// that whatever decodes re-encodes to the same bytes, and that
+// ParseHeaderMap accepts the same inputs and its cursor reads the same pairs.
 func FuzzDecodeHeaderMap(f *testing.F) {
 	f.Add([]byte(nil))
 	f.Add(wire())
@@ -146,8 +148,19 @@ func FuzzDecodeHeaderMap(f *testing.F) {
 	f.Add([]byte{1, 0, 0, 0, 255, 255, 255, 255, 0, 0, 0, 0})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		pairs, err := DecodeHeaderMap(data)
+		m, errInPlace := ParseHeaderMap(data)
+		if (err == nil) != (errInPlace == nil) {
+			t.Fatalf("DecodeHeaderMap: %v; ParseHeaderMap: %v", err, errInPlace)
+		}
 		if err != nil {
 			return
+		}
+		var walked [][2]string
+		for cur := m.Cursor(); cur.Next(); {
+			walked = append(walked, [2]string{cur.Key(), cur.Value()})
+		}
+		if !slices.Equal(walked, pairs) {
+			t.Fatalf("the cursor read %q, DecodeHeaderMap %q", walked, pairs)
 		}
 		if len(pairs) == 0 {
 			if len(data) != 0 && len(data) != 4 {
@@ -157,6 +170,65 @@ func FuzzDecodeHeaderMap(f *testing.F) {
 		}
 		if again := EncodeHeaderMap(nil, pairs); !slices.Equal(again, data) {
 			t.Fatalf("round trip changed the bytes:\n in %v\nout %v", data, again)
+		}
+	})
+}
+
+func TestHeaderMapReadsInPlace(t *testing.T) {
+	pairs := [][2]string{{":method", "GET"}, {"", ""}, {"authorization", "Bearer a.b.c"}, {"x", ""}, {"cookie", "a=1; b=2"}}
+	data := wire(pairs...)
+	m, err := ParseHeaderMap(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	walk := func(m HeaderMap) [][2]string {
+		var got [][2]string
+		for cur := m.Cursor(); cur.Next(); {
+			if cur.KeyLen() != len(cur.Key()) {
+				t.Fatalf("KeyLen %d for key %q", cur.KeyLen(), cur.Key())
+			}
+			got = append(got, [2]string{cur.Key(), cur.Value()})
+		}
+		return got
+	}
+	t.Run("the cursor returns the pairs DecodeHeaderMap does, in order", func(t *testing.T) {
+		if got := walk(m); m.Len() != len(pairs) || !slices.Equal(got, pairs) {
+			t.Fatalf("walked %q (Len %d), want %q", got, m.Len(), pairs)
+		}
+	})
+	t.Run("keys and values alias the map's bytes", func(t *testing.T) {
+		data := wire(pairs...)
+		m, _ := ParseHeaderMap(data)
+		cur := m.Cursor()
+		cur.Next()
+		v := cur.Value()
+		data[bytes.Index(data, []byte("GET"))] = 'P'
+		if v != "PET" {
+			t.Fatalf("value %q did not change with the bytes under it", v)
+		}
+	})
+	t.Run("walking costs no allocation", func(t *testing.T) {
+		m, _ := ParseHeaderMap(wire(pairs...))
+		if n := testing.AllocsPerRun(100, func() {
+			for cur := m.Cursor(); cur.Next(); {
+				_, _ = cur.Key(), cur.Value()
+			}
+		}); n != 0 {
+			t.Fatalf("%v allocations per walk, want 0", n)
+		}
+	})
+	t.Run("an empty input is an empty map", func(t *testing.T) {
+		for _, in := range [][]byte{nil, wire()} {
+			m, err := ParseHeaderMap(in)
+			if err != nil || m.Len() != 0 || len(walk(m)) != 0 {
+				t.Fatalf("ParseHeaderMap(%v) = %d pairs, %v", in, m.Len(), err)
+			}
+		}
+	})
+	t.Run("a malformed map is refused as DecodeHeaderMap refuses it", func(t *testing.T) {
+		good := wire([2]string{"k", "v"})
+		if _, err := ParseHeaderMap(good[:len(good)-1]); !errors.Is(err, errHeaderMap) {
+			t.Fatalf("err = %v, want an errHeaderMap error", err)
 		}
 	})
 }

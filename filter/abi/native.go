@@ -3,6 +3,8 @@
 package abi
 
 import (
+	"bytes"
+	"strings"
 	"sync"
 
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
@@ -47,6 +49,22 @@ func GetHttpCallResponseBody(start, maxSize int) ([]byte, error) {
 // GetHttpRequestHeaders returns all request headers.
 func GetHttpRequestHeaders() ([][2]string, error) { return proxywasm.GetHttpRequestHeaders() }
 
+// GetHttpRequestHeaderMap reads all request headers into *buf and returns
+// them in place. Natively the SDK's emulator hands over decoded pairs,
+// which are serialized into *buf, so the filter reads them exactly as in
+// the wasm build.
+func GetHttpRequestHeaderMap(buf *[]byte) (HeaderMap, error) {
+	pairs, err := proxywasm.GetHttpRequestHeaders()
+	if err != nil {
+		return HeaderMap{}, err
+	}
+	if len(pairs) == 0 {
+		return HeaderMap{}, nil
+	}
+	*buf = EncodeHeaderMap((*buf)[:0], pairs)
+	return ParseHeaderMap(*buf)
+}
+
 // GetHttpRequestHeader returns one request header's value.
 func GetHttpRequestHeader(key string) (string, error) { return proxywasm.GetHttpRequestHeader(key) }
 
@@ -54,12 +72,17 @@ func GetHttpRequestHeader(key string) (string, error) { return proxywasm.GetHttp
 func RemoveHttpRequestHeader(key string) error { return proxywasm.RemoveHttpRequestHeader(key) }
 
 // ReplaceHttpRequestHeader sets a request header, replacing any value.
+// Like every call below that hands the host strings it keeps, it gives the
+// emulator copies: a host copies what the guest passes, and the filter
+// passes strings that alias memory it reuses (a header map read in place).
 func ReplaceHttpRequestHeader(key, value string) error {
-	return proxywasm.ReplaceHttpRequestHeader(key, value)
+	return proxywasm.ReplaceHttpRequestHeader(strings.Clone(key), strings.Clone(value))
 }
 
 // AddHttpRequestHeader appends a request header value.
-func AddHttpRequestHeader(key, value string) error { return proxywasm.AddHttpRequestHeader(key, value) }
+func AddHttpRequestHeader(key, value string) error {
+	return proxywasm.AddHttpRequestHeader(strings.Clone(key), strings.Clone(value))
+}
 
 // ResumeHttpRequest continues a paused request (continue_stream(0)).
 func ResumeHttpRequest() error { return proxywasm.ResumeHttpRequest() }
@@ -69,12 +92,26 @@ func GetHttpResponseHeader(key string) (string, error) { return proxywasm.GetHtt
 
 // ReplaceHttpResponseHeader sets a response header, replacing any value.
 func ReplaceHttpResponseHeader(key, value string) error {
-	return proxywasm.ReplaceHttpResponseHeader(key, value)
+	return proxywasm.ReplaceHttpResponseHeader(strings.Clone(key), strings.Clone(value))
 }
 
 // SendHttpResponse answers the current stream locally.
 func SendHttpResponse(statusCode uint32, headers [][2]string, body []byte, gRPCStatus int32) error {
-	return proxywasm.SendHttpResponse(statusCode, headers, body, gRPCStatus)
+	kept := make([][2]string, len(headers))
+	for i, h := range headers {
+		kept[i] = [2]string{strings.Clone(h[0]), strings.Clone(h[1])}
+	}
+	return proxywasm.SendHttpResponse(statusCode, kept, bytes.Clone(body), gRPCStatus)
+}
+
+// SendHttpResponseMap is SendHttpResponse with the headers serialized
+// (EncodeHeaderMap).
+func SendHttpResponseMap(statusCode uint32, headers []byte, body []byte, gRPCStatus int32) error {
+	pairs, err := DecodeHeaderMap(headers)
+	if err != nil {
+		return err
+	}
+	return SendHttpResponse(statusCode, pairs, body, gRPCStatus)
 }
 
 // GetSharedData reads a shared-data value and its CAS.
@@ -87,6 +124,24 @@ func SetSharedData(key string, data []byte, cas uint32) error {
 
 // GetProperty reads a host property such as ["plugin_name"].
 func GetProperty(path []string) ([]byte, error) { return proxywasm.GetProperty(path) }
+
+// LogBytes logs msg at level (the emulator keeps a copy).
+func LogBytes(level LogLevel, msg []byte) {
+	switch s := string(msg); level {
+	case LogLevelTrace:
+		proxywasm.LogTrace(s)
+	case LogLevelDebug:
+		proxywasm.LogDebug(s)
+	case LogLevelInfo:
+		proxywasm.LogInfo(s)
+	case LogLevelWarn:
+		proxywasm.LogWarn(s)
+	case LogLevelError:
+		proxywasm.LogError(s)
+	default:
+		proxywasm.LogCritical(s)
+	}
+}
 
 // LogTrace logs at trace level.
 func LogTrace(msg string) { proxywasm.LogTrace(msg) }
@@ -157,7 +212,7 @@ func ReplaceHttpResponseHeaders(headers [][2]string) error {
 
 // AddHttpResponseHeader appends a response header value.
 func AddHttpResponseHeader(key, value string) error {
-	return proxywasm.AddHttpResponseHeader(key, value)
+	return proxywasm.AddHttpResponseHeader(strings.Clone(key), strings.Clone(value))
 }
 
 // RemoveHttpResponseHeader removes every value of a response header.
