@@ -1,9 +1,6 @@
 package jwt
 
-import (
-	"encoding/base64"
-	"strings"
-)
+import "strings"
 
 // DefaultMaxTokenBytes is the token size bound Parse applies when given
 // maxBytes <= 0 (the same as the filter's max_token_bytes default).
@@ -81,37 +78,6 @@ func payloadError(f jsonFault) error {
 	return errClaimsSyntax
 }
 
-// b64 is base64url without padding, rejecting non-zero trailing bits
-// (RFC 7515 §2 and Appendix C: one encoding per byte string).
-var b64 = base64.RawURLEncoding.Strict()
-
-// hasLineBreak reports whether s holds CR or LF: the standard decoder
-// silently skips those two bytes (and rejects every other byte outside the
-// alphabet), so checking for them first makes decoding exact. IndexByte
-// runs as assembly even in wasm, where a byte-by-byte table check of the
-// whole token cost several microseconds per Parse.
-func hasLineBreak(s string) bool {
-	return strings.IndexByte(s, '\n') >= 0 || strings.IndexByte(s, '\r') >= 0
-}
-
-// decodeB64 decodes a canonical unpadded base64url string into dst, which
-// must have room for b64.DecodedLen(len(s)) bytes.
-func decodeB64(dst []byte, s string) ([]byte, bool) {
-	if hasLineBreak(s) {
-		return nil, false
-	}
-	n, err := b64.Decode(dst, stringBytes(s))
-	if err != nil {
-		return nil, false
-	}
-	return dst[:n:n], true
-}
-
-// decodeB64String decodes into a new buffer.
-func decodeB64String(s string) ([]byte, bool) {
-	return decodeB64(make([]byte, b64.DecodedLen(len(s))), s)
-}
-
 // Parse decodes a compact JWS and checks everything that can be checked
 // without a key: three segments of canonical unpadded base64url, header and
 // payload strict JSON objects without duplicate member names and at most 32
@@ -154,14 +120,15 @@ func Parse(raw string, maxBytes int) (*Token, error) {
 		return nil, errUnsigned
 	}
 
-	// One allocation holds all three decoded segments.
-	hn, pn, sn := b64.DecodedLen(len(hSeg)), b64.DecodedLen(len(pSeg)), b64.DecodedLen(len(sSeg))
-	buf := make([]byte, hn+pn+sn)
-	header, ok := decodeB64(buf[:hn], hSeg)
+	// One allocation holds all three decoded segments (and the decoder's
+	// slack after the last).
+	hn, pn, sn := b64DecodedLen(len(hSeg)), b64DecodedLen(len(pSeg)), b64DecodedLen(len(sSeg))
+	buf := make([]byte, hn+pn+sn+b64Slack)
+	header, ok := decodeB64(buf, hSeg)
 	if !ok {
 		return nil, errBase64
 	}
-	payload, ok := decodeB64(buf[hn:hn+pn], pSeg)
+	payload, ok := decodeB64(buf[hn:], pSeg)
 	if !ok {
 		return nil, errBase64
 	}
@@ -169,55 +136,68 @@ func Parse(raw string, maxBytes int) (*Token, error) {
 	if !ok {
 		return nil, errBase64
 	}
-	if f := checkObject(header); f != jsonOK {
+	t := &Token{Raw: raw, Header: header, Payload: payload, Signature: sig, signingInput: raw[:d2]}
+	// The header's members are read from the index its strict check
+	// records (t.claims, for the moment). Their verdict waits until the
+	// payload has been checked: a token with a malformed payload is
+	// malformed whatever its header says, as it always was.
+	if f := checkStrict(header, &t.claims); f != jsonOK {
 		return nil, headerError(f)
 	}
-	t := &Token{Raw: raw, Header: header, Payload: payload, Signature: sig, signingInput: raw[:d2]}
-	if f := checkObjectIndexed(payload, &t.claims); f != jsonOK {
+	hasAlg, headerErr := t.readHeader()
+	t.claims = claimIndex{}
+	if f := checkStrict(payload, &t.claims); f != jsonOK {
 		return nil, payloadError(f)
 	}
+	if headerErr != nil {
+		return nil, headerErr
+	}
+	if !hasAlg {
+		return nil, errNoAlg
+	}
+	return t, nil
+}
 
-	it := newMemberIter(header)
-	hasAlg := false
+// readHeader reads alg, kid, crit and b64 from the header, in member order
+// (the first member that breaks a rule decides the error), through the
+// index t.claims holds for it.
+func (t *Token) readHeader() (hasAlg bool, err error) {
+	it := membersOf(t.Header, &t.claims)
 	for {
 		name, v, ok := it.next()
 		if !ok {
-			break
+			return hasAlg, nil
 		}
 		switch {
 		case name.equalString("alg"):
 			s, ok := stringValue(v)
 			if !ok {
-				return nil, errAlgType
+				return hasAlg, errAlgType
 			}
 			hasAlg = true
 			algName := s.str()
 			a, ok := ParseAlg(algName)
 			if !ok {
 				if strings.EqualFold(algName, "none") {
-					return nil, errAlgNone
+					return hasAlg, errAlgNone
 				}
-				return nil, errAlgUnknown
+				return hasAlg, errAlgUnknown
 			}
 			t.alg, t.Alg = a, a.String()
 		case name.equalString("crit"):
-			return nil, errCrit
+			return hasAlg, errCrit
 		case name.equalString("b64"):
 			// RFC 7797: b64:false changes what is signed. It is not
 			// supported; an explicit true changes nothing.
 			if string(v) != "true" {
-				return nil, errB64
+				return hasAlg, errB64
 			}
 		case name.equalString("kid"):
 			s, ok := stringValue(v)
 			if !ok {
-				return nil, errKidType
+				return hasAlg, errKidType
 			}
 			t.Kid, t.HasKid = s.str(), true
 		}
 	}
-	if !hasAlg {
-		return nil, errNoAlg
-	}
-	return t, nil
 }
