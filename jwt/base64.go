@@ -3,7 +3,6 @@ package jwt
 import (
 	"encoding/base64"
 	"encoding/binary"
-	"math/bits"
 )
 
 // Canonical unpadded base64url (RFC 7515 §2 and Appendix C: one encoding per
@@ -34,6 +33,32 @@ var b64Value = func() (t [256]byte) {
 	return t
 }()
 
+// b64Quad[i] maps a base64url character to the bits it contributes, as the
+// i-th character of a group of four, to the group's three bytes read as a
+// little-endian number: OR-ing the four entries gives the bytes ready to
+// store. Every other byte has b64Bad set in all four tables.
+var b64Quad = func() (t [4][256]uint32) {
+	for c := range 256 {
+		v := uint32(b64Value[c])
+		if v >= 64 {
+			for i := range t {
+				t[i][c] = b64Bad
+			}
+			continue
+		}
+		// Bytes x, y, z of a group come from characters a, b, c, d as
+		// x = a<<2 | b>>4, y = b<<4 | c>>2, z = c<<6 | d.
+		t[0][c] = v << 2
+		t[1][c] = v>>4 | (v&0x0f)<<12
+		t[2][c] = (v>>2)<<8 | (v&0x03)<<22
+		t[3][c] = v << 16
+	}
+	return t
+}()
+
+// b64Bad marks a byte outside the alphabet in b64Quad.
+const b64Bad = 1 << 31
+
 // b64DecodedLen is the length of the bytes n characters of unpadded base64
 // decode to (n%4 == 1 is no valid length; it gives n/4*3).
 func b64DecodedLen(n int) int { return n/4*3 + n%4*3/4 }
@@ -58,14 +83,12 @@ func decodeB64(dst []byte, s string) ([]byte, bool) {
 	// Eight characters, six bytes, while an eight-byte store fits in dst.
 	for ; n-i >= 8 && len(dst)-j >= 8; i, j = i+8, j+6 {
 		w := binary.LittleEndian.Uint64(src[i:])
-		a, b, c, d := b64Value[byte(w)], b64Value[byte(w>>8)], b64Value[byte(w>>16)], b64Value[byte(w>>24)]
-		e, f, g, h := b64Value[byte(w>>32)], b64Value[byte(w>>40)], b64Value[byte(w>>48)], b64Value[byte(w>>56)]
-		if a|b|c|d|e|f|g|h >= 64 {
+		lo := b64Quad[0][byte(w)] | b64Quad[1][byte(w>>8)] | b64Quad[2][byte(w>>16)] | b64Quad[3][byte(w>>24)]
+		hi := b64Quad[0][byte(w>>32)] | b64Quad[1][byte(w>>40)] | b64Quad[2][byte(w>>48)] | b64Quad[3][byte(w>>56)]
+		if (lo|hi)&b64Bad != 0 {
 			return nil, false
 		}
-		v := uint64(a)<<58 | uint64(b)<<52 | uint64(c)<<46 | uint64(d)<<40 |
-			uint64(e)<<34 | uint64(f)<<28 | uint64(g)<<22 | uint64(h)<<16
-		binary.LittleEndian.PutUint64(dst[j:], bits.ReverseBytes64(v))
+		binary.LittleEndian.PutUint64(dst[j:], uint64(lo)|uint64(hi)<<24)
 	}
 	for ; n-i >= 4; i, j = i+4, j+3 {
 		a, b, c, d := b64Value[src[i]], b64Value[src[i+1]], b64Value[src[i+2]], b64Value[src[i+3]]

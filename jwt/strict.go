@@ -95,46 +95,67 @@ func scanStrict(d []byte, p int, index *claimIndex) (int, jsonFault) {
 		expectName bool                        // a member name comes before the next value
 	)
 	n := len(d)
-	// Each turn reads one value at p, then what follows it: separators,
-	// closing brackets and the next member's name, until the next value or
-	// the end of the outermost one.
+	// Each turn reads a member name or a value at p, then (after a value)
+	// what follows it: separators, closing brackets, until the next name or
+	// value or the end of the outermost value.
 	for {
-		if expectName {
+		if p >= n {
+			return p, jsonSyntax
+		}
+		switch c := d[p]; {
+		case c == '"':
+			// Strings, names and values alike. The fast path (inlined
+			// here, where almost every string is read) finds the closing
+			// quote of a plain string eight bytes at a time; scanString
+			// takes escapes, non-ASCII text and the last bytes of d.
+			start, end, escaped := p+1, -1, false
+			for q := start; n-q >= 8; q += 8 {
+				if m := stringStops(binary.LittleEndian.Uint64(d[q:])); m != 0 {
+					if q += bits.TrailingZeros64(m) >> 3; d[q] == '"' {
+						end = q
+					}
+					break
+				}
+			}
+			if end < 0 {
+				var ok bool
+				if end, escaped, ok = scanString(d, start); !ok {
+					return end, jsonSyntax
+				}
+			}
+			if !expectName {
+				p = end + 1
+				break
+			}
 			expectName = false
-			if p >= n || d[p] != '"' {
-				return p, jsonSyntax
-			}
-			start := p + 1
-			end, escaped, ok := scanString(d, start)
-			if !ok {
-				return end, jsonSyntax
-			}
 			if depth == 1 {
 				topName = nameSpan{start: int32(start), end: int32(end), escaped: escaped}
 			}
-			var dup bool
-			if names, dup = addName(d, start, end, escaped, depth, &objects[depth], names, &bigSets); dup {
-				return end, jsonDuplicate
+			// The usual name, plain and new to its object's filter, is
+			// remembered here; addName takes the rest.
+			obj := &objects[depth]
+			key := nameKey(d[start:end])
+			bit := uint64(1) << (key * 0x9e3779b1 >> 26)
+			if !escaped && !obj.big && obj.seen&bit == 0 && len(names)-int(obj.names) < smallObject {
+				obj.seen |= bit
+				names = append(names, strictName{start: int32(start), end: int32(end), key: key})
+			} else {
+				var dup bool
+				if names, dup = addName(d, start, end, escaped, depth, obj, names, &bigSets); dup {
+					return end, jsonDuplicate
+				}
 			}
 			p = skipWS(d, end+1)
 			if p >= n || d[p] != ':' {
 				return p, jsonSyntax
 			}
 			p = skipWS(d, p+1)
-		}
-		if p >= n {
-			return p, jsonSyntax
-		}
-		if depth == 1 && index != nil {
-			topAt = p
-		}
-		switch c := d[p]; {
-		case c == '"':
-			end, _, ok := scanString(d, p+1)
-			if !ok {
-				return end, jsonSyntax
+			if depth == 1 {
+				topAt = p
 			}
-			p = end + 1
+			continue // the member's value
+		case expectName:
+			return p, jsonSyntax
 		case c == '{' || c == '[':
 			depth++
 			if depth > maxJSONDepth {
