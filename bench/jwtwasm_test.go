@@ -52,6 +52,9 @@ func BenchmarkJWTInWasm(b *testing.B) {
 			{"token_claim_sub", 9, func() bool { v, ok := token.ClaimHeaderValue("sub"); return ok && v != "" }},
 			{"token_iss", 10, func() bool { v, ok := token.StringClaim("iss"); return ok && v != "" }},
 			{"gjson_iss", 11, func() bool { return gjson.GetBytes(token.Payload, "iss").Str != "" }},
+			{"token_issuer", 12, func() bool { v, ok := token.Issuer(); return ok && v != "" }},
+			{"token_cnf", 13, func() bool { _, err := token.Confirmation(); return err == nil }},
+			{"read_cnf", 14, func() bool { _, err := jwt.ReadConfirmation(token.Payload); return err == nil }},
 			{"base64_segments", 6, func() bool {
 				var buf [16384]byte
 				for _, seg := range strings.Split(raw, ".") {

@@ -186,7 +186,7 @@ func (h *httpContext) authorize() (action types.Action) {
 	}
 	// The unverified iss only picks the provider; verification decides.
 	// Claims are read where Parse's one pass over the payload found them.
-	issuer, _ := t.StringClaim("iss")
+	issuer, _ := t.Issuer()
 	var (
 		firstErr    error
 		unavailable bool
@@ -234,7 +234,7 @@ func (h *httpContext) authorize() (action types.Action) {
 				var cnf jwt.Confirmation
 				claims, err = p.Validator.ValidateToken(t, now)
 				if err == nil {
-					cnf, err = jwt.ReadConfirmation(t.Payload)
+					cnf, err = t.Confirmation()
 				}
 				if err == nil {
 					vt := verifiedToken{

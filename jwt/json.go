@@ -2,6 +2,7 @@ package jwt
 
 import (
 	"bytes"
+	"math/bits"
 	"unicode/utf8"
 	"unsafe"
 )
@@ -248,13 +249,49 @@ func (x *claimIndex) add(name nameSpan, valueStart, valueEnd int) {
 	x.n++
 }
 
+// registeredClaims notes where, among a payload's indexed members, the
+// claims read on every cache miss are, so that reading them walks no index.
+type registeredClaims struct {
+	validated uint32 // bit i: member i is iss, sub, aud, exp, nbf or iat (what Validator reads)
+	iss, cnf  int8   // 1 + the member's position; 0 when absent
+}
+
+// registeredOf finds the registered claims among the members x indexed in
+// payload (x must not have overflowed).
+func registeredOf(payload []byte, x *claimIndex) registeredClaims {
+	var r registeredClaims
+	for i := 0; i < x.n; i++ {
+		c := &x.members[i]
+		if c.name.end-c.name.start != 3 && !c.name.escaped {
+			continue // the usual case: no registered claim name has another length
+		}
+		name := jsonString{raw: payload[c.name.start:c.name.end], escaped: c.name.escaped}.decoded()
+		if len(name) != 3 {
+			continue
+		}
+		switch string(name) {
+		case "iss":
+			r.iss = int8(i + 1)
+			r.validated |= 1 << i
+		case "cnf":
+			r.cnf = int8(i + 1)
+		case "sub", "aud", "exp", "nbf", "iat":
+			r.validated |= 1 << i
+		}
+	}
+	return r
+}
+
 // topMembers walks the top-level members of a payload: from its index when
-// that holds them all, else by scanning (idx may be nil).
+// that holds them all, else by scanning (idx may be nil). With filtered
+// set, only the indexed members whose bit is set in only are visited.
 type topMembers struct {
-	data []byte
-	idx  *claimIndex
-	i    int
-	it   memberIter
+	data     []byte
+	idx      *claimIndex
+	i        int
+	it       memberIter
+	filtered bool
+	only     uint32
 }
 
 func membersOf(payload []byte, idx *claimIndex) topMembers {
@@ -268,6 +305,13 @@ func membersOf(payload []byte, idx *claimIndex) topMembers {
 func (m *topMembers) next() (jsonString, []byte, bool) {
 	if m.idx == nil {
 		return m.it.next()
+	}
+	if m.filtered {
+		rest := uint64(m.only) >> m.i
+		if rest == 0 {
+			return jsonString{}, nil, false
+		}
+		m.i += bits.TrailingZeros64(rest)
 	}
 	if m.i >= m.idx.n {
 		return jsonString{}, nil, false

@@ -85,22 +85,13 @@ func lookupPath(payload []byte, idx *claimIndex, path string) ([]byte, bool) {
 		if kindOf(trimLeftWS(cur)) != kindObject {
 			return nil, false
 		}
-		it := membersOf(cur, nil)
-		if top {
-			it = membersOf(cur, idx)
-			top = false
+		var found bool
+		if top && idx != nil && !idx.overflow {
+			cur, found = idx.member(cur, seg)
+		} else {
+			cur, found = scanMember(cur, seg)
 		}
-		found := false
-		for {
-			n, v, ok := it.next()
-			if !ok {
-				break
-			}
-			if segmentEqual(n.decoded(), seg) {
-				cur, found = v, true
-				break
-			}
-		}
+		top = false
 		if !found {
 			return nil, false
 		}
@@ -108,6 +99,41 @@ func lookupPath(payload []byte, idx *claimIndex, path string) ([]byte, bool) {
 			return cur, true
 		}
 		rest = next
+	}
+}
+
+// member returns the value of the indexed member of payload that seg (an
+// escaped path segment) names. It compares the index's spans directly: in
+// wasm a call per member (the iterator's) costs more than the comparison.
+func (x *claimIndex) member(payload []byte, seg string) ([]byte, bool) {
+	plain := strings.IndexByte(seg, '\\') < 0 // the usual segment: compared as it is
+	for i := 0; i < x.n; i++ {
+		c := &x.members[i]
+		name := payload[c.name.start:c.name.end]
+		if plain && !c.name.escaped {
+			if len(name) != len(seg) || string(name) != seg {
+				continue
+			}
+		} else if !segmentEqual(jsonString{raw: name, escaped: c.name.escaped}.decoded(), seg) {
+			continue
+		}
+		return payload[c.valueStart:c.valueEnd], true
+	}
+	return nil, false
+}
+
+// scanMember returns the value of the member of obj that seg (an escaped
+// path segment) names, scanning obj.
+func scanMember(obj []byte, seg string) ([]byte, bool) {
+	it := newMemberIter(obj)
+	for {
+		n, v, ok := it.next()
+		if !ok {
+			return nil, false
+		}
+		if segmentEqual(n.decoded(), seg) {
+			return v, true
+		}
 	}
 }
 
@@ -257,6 +283,33 @@ func ClaimHeaderValue(payload []byte, path string) (string, bool) {
 // Parse found its claims.
 func (t *Token) ClaimHeaderValue(path string) (string, bool) {
 	return claimHeaderValue(t.Payload, &t.claims, path)
+}
+
+// Issuer returns the token's iss when it is a JSON string (StringClaim("iss"),
+// found where Parse noted it).
+func (t *Token) Issuer() (string, bool) {
+	if t.claims.overflow {
+		return t.StringClaim("iss")
+	}
+	v, ok := t.registeredValue(t.registered.iss)
+	if !ok {
+		return "", false
+	}
+	s, ok := stringValue(v)
+	if !ok {
+		return "", false
+	}
+	return s.str(), true
+}
+
+// registeredValue returns the value of the indexed member at pos (1 + its
+// position, as registeredClaims keeps it; 0 for an absent claim).
+func (t *Token) registeredValue(pos int8) ([]byte, bool) {
+	if pos <= 0 || int(pos) > t.claims.n {
+		return nil, false
+	}
+	c := &t.claims.members[pos-1]
+	return t.Payload[c.valueStart:c.valueEnd], true
 }
 
 // StringClaim returns the top-level claim name when it is a JSON string

@@ -22,8 +22,9 @@ type Token struct {
 	Signature []byte
 
 	alg          Alg
-	signingInput string     // header "." payload, as received
-	claims       claimIndex // where Payload's top-level members are, recorded by Parse's strict check
+	signingInput string           // header "." payload, as received
+	claims       claimIndex       // where Payload's top-level members are, recorded by Parse's strict check
+	registered   registeredClaims // which of them the filter reads on every miss (when claims did not overflow)
 }
 
 // Algorithm returns the token's alg as an Alg.
@@ -148,6 +149,9 @@ func Parse(raw string, maxBytes int) (*Token, error) {
 	t.claims = claimIndex{}
 	if f := checkStrict(payload, &t.claims); f != jsonOK {
 		return nil, payloadError(f)
+	}
+	if !t.claims.overflow {
+		t.registered = registeredOf(payload, &t.claims)
 	}
 	if headerErr != nil {
 		return nil, headerErr

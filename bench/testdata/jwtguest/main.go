@@ -77,6 +77,10 @@ const (
 	opTokenSub      = 9  // Token.ClaimHeaderValue("sub")
 	opTokenIss      = 10 // Token.StringClaim("iss")
 	opGJSONIss      = 11 // gjson.GetBytes(payload, "iss"), what the filter read iss with before
+	// Where Parse notes the registered claims (issue #14, round 2).
+	opTokenIssuer = 12 // Token.Issuer
+	opTokenCnf    = 13 // Token.Confirmation
+	opReadCnf     = 14 // jwt.ReadConfirmation(payload), what the filter read cnf with before
 )
 
 //go:wasmexport bench_jwt
@@ -125,6 +129,17 @@ func benchJWT(op, n uint32) uint64 {
 			sink += uint64(len(v))
 		case opGJSONIss:
 			sink += uint64(len(gjson.GetBytes(token.Payload, "iss").Str))
+		case opTokenIssuer:
+			v, _ := token.Issuer()
+			sink += uint64(len(v))
+		case opTokenCnf:
+			if _, err := token.Confirmation(); err != nil {
+				return 0
+			}
+		case opReadCnf:
+			if _, err := jwt.ReadConfirmation(token.Payload); err != nil {
+				return 0
+			}
 		default:
 			return 0
 		}
