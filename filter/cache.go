@@ -34,10 +34,15 @@ type tokenCache struct {
 	seed    maphash.Seed
 	entries map[uint64]*cachedToken
 	max     int
+	// order holds the keys of the last max insertions, oldest at next once
+	// full: an entry leaves the cache when max newer ones came in after it
+	// (or earlier, when get finds it expired or its key gone).
+	order []uint64
+	next  int
 }
 
 func newTokenCache(max int) *tokenCache {
-	return &tokenCache{seed: maphash.MakeSeed(), entries: make(map[uint64]*cachedToken), max: max}
+	return &tokenCache{seed: maphash.MakeSeed(), entries: make(map[uint64]*cachedToken), max: max, order: make([]uint64, 0, max)}
 }
 
 // get returns the cached verification of raw if it is still good: not past
@@ -101,8 +106,8 @@ func (c *tokenCache) put(raw string, t verifiedToken, keys *jwt.KeySet, key *jwt
 		return
 	}
 	h := c.hash(raw)
-	if _, ok := c.entries[h]; !ok && len(c.entries) >= c.max {
-		c.evict(now)
+	if _, ok := c.entries[h]; !ok {
+		c.remember(h)
 	}
 	c.entries[h] = &cachedToken{raw: raw, token: t, keys: keys, key: key, expires: expires}
 }
@@ -115,35 +120,23 @@ func (c *tokenCache) hash(raw string) uint64 {
 	return maphash.String(c.seed, raw[strings.LastIndexByte(raw, '.')+1:])
 }
 
-// evictSample bounds the entries evict looks at.
-const evictSample = 8
-
-// evict makes room for one entry by looking at a few entries only (map
-// iteration starts at a random place): it drops the expired ones among
-// them or, if none is, the one that expires first. A full scan of a full
-// cache cost ~150 us per cache miss in wasm; this costs a handful of map
-// steps and keeps the cache within its bound all the same.
-func (c *tokenCache) evict(now time.Time) {
-	var (
-		oldest    uint64
-		oldestExp time.Time
-		seen      int
-		removed   bool
-	)
-	for h, e := range c.entries {
-		if now.After(e.expires) {
-			delete(c.entries, h)
-			removed = true
-		} else if seen == 0 || e.expires.Before(oldestExp) {
-			oldest, oldestExp = h, e.expires
-		}
-		seen++
-		if seen == evictSample {
-			break
-		}
+// remember records h as the newest insertion, making room by dropping the
+// entry inserted max insertions ago if the cache still holds it: O(1), where
+// looking for the entry that expires first walked the map (~7 us per cache
+// miss in wasm, and it let a few old entries outlive newer ones). Every
+// entry in the map has its key among the last max insertions, so the map
+// never holds more than max entries. A key that comes back after get
+// dropped it holds two places in order; the older one then drops it early,
+// which only costs that token a verification.
+func (c *tokenCache) remember(h uint64) {
+	if len(c.order) < c.max {
+		c.order = append(c.order, h)
+		return
 	}
-	if !removed && seen > 0 {
-		delete(c.entries, oldest)
+	delete(c.entries, c.order[c.next])
+	c.order[c.next] = h
+	if c.next++; c.next == c.max {
+		c.next = 0
 	}
 }
 
