@@ -45,6 +45,7 @@ type pluginContext struct {
 	hostSigs *hostSignatures // the VM's view of verify_signature
 	verifier jwt.Verifier    // asks the proxy; nil: every signature in Go
 	replay   *replayStore    // DPoP jti values seen by every worker (replay.go)
+	parsed   jwt.Token       // the token a cache miss parses, reused (http.go)
 }
 
 // OnPluginStart (proxy_on_configure) parses the configuration. A bad

@@ -131,14 +131,41 @@ func sameParse(t *testing.T, raw string) {
 	if err != wantErr {
 		t.Fatalf("Parse(%q): error %v, the reference %v", raw, err, wantErr)
 	}
+	// ParseInto a Token that held another one gives the same answer.
+	reused := staleToken()
+	if err := ParseInto(reused, raw, 0); err != wantErr || (err == nil && !sameToken(reused, want)) {
+		t.Fatalf("ParseInto(%q) into a used Token = %+v, %v; the reference %+v, %v", raw, reused, err, want, wantErr)
+	}
 	if err != nil {
 		return
 	}
-	if got.Raw != want.Raw || got.Alg != want.Alg || got.alg != want.alg || got.Kid != want.Kid || got.HasKid != want.HasKid ||
-		got.signingInput != want.signingInput || !bytes.Equal(got.Header, want.Header) ||
-		!bytes.Equal(got.Payload, want.Payload) || !bytes.Equal(got.Signature, want.Signature) || got.claims != want.claims {
+	if !sameToken(got, want) {
 		t.Fatalf("Parse(%q) = %+v, the reference %+v", raw, got, want)
 	}
+}
+
+// staleToken is a Token that held a token with a kid, claims and every
+// registered claim, for ParseInto to overwrite.
+func staleToken() *Token {
+	var t Token
+	if err := ParseInto(&t, tok(`{"alg":"ES256","kid":"stale"}`, `{"iss":"i","sub":"s","aud":"a","exp":1,"nbf":1,"iat":1,"cnf":{},"x":{"y":1}}`), 0); err != nil {
+		panic(err)
+	}
+	return &t
+}
+
+// sameToken reports whether two parsed tokens are alike in every field.
+// The reference does not note the registered claims: they are compared
+// with what registeredOf finds in its index.
+func sameToken(got, want *Token) bool {
+	registered := registeredClaims{}
+	if !want.claims.overflow {
+		registered = registeredOf(want.Payload, &want.claims)
+	}
+	return got.Raw == want.Raw && got.Alg == want.Alg && got.alg == want.alg && got.Kid == want.Kid && got.HasKid == want.HasKid &&
+		got.signingInput == want.signingInput && bytes.Equal(got.Header, want.Header) &&
+		bytes.Equal(got.Payload, want.Payload) && bytes.Equal(got.Signature, want.Signature) &&
+		got.claims == want.claims && got.registered == registered
 }
 
 // parseSamples are tokens for the comparison: the jwt tests' shapes and

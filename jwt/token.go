@@ -85,7 +85,19 @@ func payloadError(f jsonFault) error {
 // levels deep, a supported alg (never "none"), no crit, no b64:false. The
 // header's jku, x5u, jwk and x5c are ignored: keys come only from the
 // caller's key set. maxBytes <= 0 means DefaultMaxTokenBytes.
-func Parse(raw string, maxBytes int) (*Token, error) {
+func Parse(raw string, maxBytes int) (*Token, error) { return parse(raw, maxBytes, nil) }
+
+// ParseInto is Parse into a Token the caller provides, so a caller that
+// parses a token per request can reuse one (the payload buffer is still
+// new for each token: what the caller keeps of a token stays valid). On an
+// error *t holds nothing useful.
+func ParseInto(t *Token, raw string, maxBytes int) error {
+	_, err := parse(raw, maxBytes, t)
+	return err
+}
+
+// parse is Parse, into t when it is not nil.
+func parse(raw string, maxBytes int, t *Token) (*Token, error) {
 	if maxBytes <= 0 {
 		maxBytes = DefaultMaxTokenBytes
 	}
@@ -137,7 +149,10 @@ func Parse(raw string, maxBytes int) (*Token, error) {
 	if !ok {
 		return nil, errBase64
 	}
-	t := &Token{Raw: raw, Header: header, Payload: payload, Signature: sig, signingInput: raw[:d2]}
+	if t == nil {
+		t = new(Token)
+	}
+	*t = Token{Raw: raw, Header: header, Payload: payload, Signature: sig, signingInput: raw[:d2]}
 	// The header's members are read from the index its strict check
 	// records (t.claims, for the moment). Their verdict waits until the
 	// payload has been checked: a token with a malformed payload is
