@@ -2,7 +2,6 @@ package jwt
 
 import (
 	"bytes"
-	"math/bits"
 	"unicode/utf8"
 	"unsafe"
 )
@@ -47,7 +46,10 @@ func (f jsonFault) String() string {
 // checkObject reports whether data is exactly one strict JSON object (with
 // surrounding whitespace allowed) without duplicate member names anywhere
 // (checkStrict, strict.go).
-func checkObject(data []byte) jsonFault { return checkStrict(data, nil) }
+func checkObject(data []byte) jsonFault {
+	var sc strictScratch
+	return checkStrict(data, nil, &sc)
+}
 
 // scanner walks the values of a JSON text for the readers at the end of
 // this file; checkStrict judges texts. It never panics on arbitrary input
@@ -231,7 +233,7 @@ const maxIndexedClaims = 32
 type claimIndex struct {
 	n        int
 	overflow bool
-	members  [maxIndexedClaims]claimSpan
+	members  [maxIndexedClaims]claimSpan // the first n are the members
 }
 
 // claimSpan is one member: its name and its value's bounds in the payload.
@@ -239,6 +241,9 @@ type claimSpan struct {
 	name                 nameSpan
 	valueStart, valueEnd int32
 }
+
+// reset empties the index (the members past n are never read).
+func (x *claimIndex) reset() { x.n, x.overflow = 0, false }
 
 func (x *claimIndex) add(name nameSpan, valueStart, valueEnd int) {
 	if x.n == len(x.members) {
@@ -269,13 +274,13 @@ func registeredOf(payload []byte, x *claimIndex) registeredClaims {
 		if len(name) != 3 {
 			continue
 		}
-		switch string(name) {
-		case "iss":
+		switch uint32(name[0]) | uint32(name[1])<<8 | uint32(name[2])<<16 {
+		case claimISS:
 			r.iss = int8(i + 1)
 			r.validated |= 1 << i
-		case "cnf":
+		case claimCNF:
 			r.cnf = int8(i + 1)
-		case "sub", "aud", "exp", "nbf", "iat":
+		case claimSUB, claimAUD, claimEXP, claimNBF, claimIAT:
 			r.validated |= 1 << i
 		}
 	}
@@ -283,15 +288,12 @@ func registeredOf(payload []byte, x *claimIndex) registeredClaims {
 }
 
 // topMembers walks the top-level members of a payload: from its index when
-// that holds them all, else by scanning (idx may be nil). With filtered
-// set, only the indexed members whose bit is set in only are visited.
+// that holds them all, else by scanning (idx may be nil).
 type topMembers struct {
-	data     []byte
-	idx      *claimIndex
-	i        int
-	it       memberIter
-	filtered bool
-	only     uint32
+	data []byte
+	idx  *claimIndex
+	i    int
+	it   memberIter
 }
 
 func membersOf(payload []byte, idx *claimIndex) topMembers {
@@ -305,13 +307,6 @@ func membersOf(payload []byte, idx *claimIndex) topMembers {
 func (m *topMembers) next() (jsonString, []byte, bool) {
 	if m.idx == nil {
 		return m.it.next()
-	}
-	if m.filtered {
-		rest := uint64(m.only) >> m.i
-		if rest == 0 {
-			return jsonString{}, nil, false
-		}
-		m.i += bits.TrailingZeros64(rest)
 	}
 	if m.i >= m.idx.n {
 		return jsonString{}, nil, false
@@ -470,12 +465,14 @@ func kindOf(v []byte) valueKind {
 
 // stringValue decodes a raw JSON string value (with its quotes).
 func stringValue(v []byte) (jsonString, bool) {
-	if kindOf(v) != kindString {
+	if len(v) < 2 || v[0] != '"' {
 		return jsonString{}, false
 	}
-	s := scanner{data: v}
-	js, ok := s.str()
-	return js, ok && s.pos == len(v)
+	end, escaped, ok := scanString(v, 1)
+	if !ok || end != len(v)-1 {
+		return jsonString{}, false
+	}
+	return jsonString{raw: v[1:end], escaped: escaped}, true
 }
 
 // memberIter walks the members of a raw JSON object.

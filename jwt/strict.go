@@ -18,14 +18,14 @@ import (
 // checkStrict reports whether data is exactly one strict JSON object (with
 // surrounding whitespace allowed) without duplicate member names anywhere,
 // nested at most maxJSONDepth deep, and records the top-level members in
-// index when it is not nil. It is checkObjectIndexed, faster.
-func checkStrict(data []byte, index *claimIndex) jsonFault {
+// index when it is not nil. sc is its working memory.
+func checkStrict(data []byte, index *claimIndex, sc *strictScratch) jsonFault {
 	p := skipWS(data, 0)
 	if p >= len(data) {
 		return jsonSyntax
 	}
 	if data[p] != '{' {
-		end, f := scanStrict(data, p, nil)
+		end, f := scanStrict(data, p, nil, sc)
 		switch {
 		case f != jsonOK:
 			return f
@@ -34,7 +34,7 @@ func checkStrict(data []byte, index *claimIndex) jsonFault {
 		}
 		return jsonSyntax
 	}
-	end, f := scanStrict(data, p, index)
+	end, f := scanStrict(data, p, index, sc)
 	if f != jsonOK {
 		return f
 	}
@@ -70,6 +70,16 @@ type strictObject struct {
 	big   bool
 }
 
+// strictScratch is scanStrict's working memory: the states of the open
+// objects and the names of their members. A scan reads nothing in it it has
+// not written, so it can be reused without zeroing (Token keeps one): in
+// wasm zeroing its kilobyte on every check costs more than the check of a
+// token's header.
+type strictScratch struct {
+	objects [maxJSONDepth + 1]strictObject // by depth; only objects' entries are used
+	names   [32]strictName                 // the start of the name stack
+}
+
 // nameKey is strictName.key of a decoded name.
 func nameKey(name []byte) uint32 {
 	n := len(name)
@@ -82,13 +92,12 @@ func nameKey(name []byte) uint32 {
 // scanStrict scans the value starting at d[p] (not whitespace), records the
 // members of a top-level object in index when it is not nil, and returns the
 // position after the value, or the first fault in reading order.
-func scanStrict(d []byte, p int, index *claimIndex) (int, jsonFault) {
+func scanStrict(d []byte, p int, index *claimIndex, sc *strictScratch) (int, jsonFault) {
 	var (
 		kinds      uint64 // bit i: the container at depth i+1 is an object
 		depth      int
-		objects    [maxJSONDepth + 1]strictObject // by depth; only objects' entries are used
-		local      [32]strictName
-		names      = local[:0]
+		objects    = &sc.objects
+		names      = sc.names[:0]
 		bigSets    map[int]map[string]struct{} // by depth, for objects past smallObject names
 		topName    nameSpan                    // the top-level member being read
 		topAt      int                         // where its value starts

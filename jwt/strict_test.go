@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -72,14 +73,15 @@ func randomJSON(r *rand.Rand) string {
 func sameStrictCheck(t *testing.T, data []byte) {
 	t.Helper()
 	var got, want claimIndex
-	gf, wf := checkStrict(data, &got), refCheckObject(data, &want)
+	var sc strictScratch
+	gf, wf := checkStrict(data, &got, &sc), refCheckObject(data, &want)
 	if gf != wf {
 		t.Fatalf("checkStrict(%q) = %v, the reference says %v", data, gf, wf)
 	}
-	if gf == jsonOK && got != want {
+	if gf == jsonOK && !sameIndex(&got, &want) {
 		t.Fatalf("checkStrict(%q) indexed %+v, the reference %+v", data, got, want)
 	}
-	if f := checkStrict(data, nil); f != wf {
+	if f := checkStrict(data, nil, &sc); f != wf {
 		t.Fatalf("checkStrict(%q) without an index = %v, the reference says %v", data, f, wf)
 	}
 }
@@ -165,7 +167,12 @@ func sameToken(got, want *Token) bool {
 	return got.Raw == want.Raw && got.Alg == want.Alg && got.alg == want.alg && got.Kid == want.Kid && got.HasKid == want.HasKid &&
 		got.signingInput == want.signingInput && bytes.Equal(got.Header, want.Header) &&
 		bytes.Equal(got.Payload, want.Payload) && bytes.Equal(got.Signature, want.Signature) &&
-		got.claims == want.claims && got.registered == registered
+		sameIndex(&got.claims, &want.claims) && got.registered == registered
+}
+
+// sameIndex compares the members two indexes hold.
+func sameIndex(a, b *claimIndex) bool {
+	return a.n == b.n && a.overflow == b.overflow && slices.Equal(a.members[:a.n], b.members[:b.n])
 }
 
 // parseSamples are tokens for the comparison: the jwt tests' shapes and
