@@ -195,29 +195,25 @@ func scopes(payload []byte, idx *claimIndex, claimNames []string) []string {
 }
 
 // splitSpaces splits on single spaces (the scope syntax of RFC 6749 §3.3),
-// ignoring empty items. It counts first so the result is one allocation.
+// ignoring empty items. The result is one allocation, sized by the spaces.
 func splitSpaces(s string) []string {
-	n := 0
-	for f, rest := nextSpaceItem(s); f != "" || rest != ""; f, rest = nextSpaceItem(rest) {
-		if f != "" {
+	n := 1
+	for i := 0; i < len(s); i++ {
+		if s[i] == ' ' {
 			n++
 		}
 	}
 	out := make([]string, 0, n)
-	for f, rest := nextSpaceItem(s); f != "" || rest != ""; f, rest = nextSpaceItem(rest) {
-		if f != "" {
-			out = append(out, f)
+	start := 0
+	for i := 0; i <= len(s); i++ {
+		if i == len(s) || s[i] == ' ' {
+			if i > start {
+				out = append(out, s[start:i])
+			}
+			start = i + 1
 		}
 	}
 	return out
-}
-
-// nextSpaceItem returns the text before the first space and the text after it.
-func nextSpaceItem(s string) (item, rest string) {
-	if i := strings.IndexByte(s, ' '); i >= 0 {
-		return s[:i], s[i+1:]
-	}
-	return s, ""
 }
 
 // ClaimContains reports whether the value at path holds at least one of
@@ -274,7 +270,8 @@ func scalarMatches(v []byte, values []string) bool {
 // elements as they are, others as compact JSON), objects as compact JSON,
 // numbers and booleans as their JSON text. Absent paths, null, and values
 // that contain control characters (which no header may carry) report false.
-// The result never shares memory with payload.
+// A string without escapes, a number and a boolean share memory with
+// payload, which must not be modified afterwards (Token payloads never are).
 func ClaimHeaderValue(payload []byte, path string) (string, bool) {
 	return claimHeaderValue(payload, nil, path)
 }
@@ -339,12 +336,16 @@ func claimHeaderValue(payload []byte, idx *claimIndex, path string) (string, boo
 	switch kindOf(v) {
 	case kindString:
 		s, ok := stringValue(v)
-		if !ok || !headerSafe(s.decoded()) {
+		if !ok {
 			return "", false
 		}
-		return string(s.decoded()), true
+		d := s.decoded()
+		if !headerSafe(d) {
+			return "", false
+		}
+		return bytesString(d), true
 	case kindNumber, kindBool:
-		return string(v), true
+		return bytesString(v), true
 	case kindObject:
 		out := compactJSON(make([]byte, 0, len(v)), v)
 		return string(out), true
