@@ -106,10 +106,13 @@ func (c *tokenCache) put(raw string, t verifiedToken, keys *jwt.KeySet, key *jwt
 		return
 	}
 	h := c.hash(raw)
-	if _, ok := c.entries[h]; !ok {
-		c.remember(h)
-	}
+	n := len(c.entries)
 	c.entries[h] = &cachedToken{raw: raw, token: t, keys: keys, key: key, expires: expires}
+	if len(c.entries) > n { // a new key takes a place in order
+		if old, ok := c.remember(h); ok && old != h {
+			delete(c.entries, old)
+		}
+	}
 }
 
 // hash keys an entry by the token's signature segment, not the whole
@@ -120,24 +123,27 @@ func (c *tokenCache) hash(raw string) uint64 {
 	return maphash.String(c.seed, raw[strings.LastIndexByte(raw, '.')+1:])
 }
 
-// remember records h as the newest insertion, making room by dropping the
-// entry inserted max insertions ago if the cache still holds it: O(1), where
+// remember records h as the newest insertion. Once order is full, h takes
+// the place of the insertion max places back, whose key it returns (ok):
+// the caller drops that entry if the cache still holds it, O(1), where
 // looking for the entry that expires first walked the map (~7 us per cache
 // miss in wasm, and it let a few old entries outlive newer ones). Every
 // entry in the map has its key among the last max insertions, so the map
 // never holds more than max entries. A key that comes back after get
 // dropped it holds two places in order; the older one then drops it early,
-// which only costs that token a verification.
-func (c *tokenCache) remember(h uint64) {
+// which only costs that token a verification (unless it is the place the
+// key takes again: old == h).
+func (c *tokenCache) remember(h uint64) (old uint64, ok bool) {
 	if len(c.order) < c.max {
 		c.order = append(c.order, h)
-		return
+		return 0, false
 	}
-	delete(c.entries, c.order[c.next])
+	old = c.order[c.next]
 	c.order[c.next] = h
 	if c.next++; c.next == c.max {
 		c.next = 0
 	}
+	return old, true
 }
 
 func (c *tokenCache) len() int { return len(c.entries) }

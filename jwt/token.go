@@ -209,42 +209,73 @@ func (t *Token) check(sc *strictScratch) error {
 // (the first member that breaks a rule decides the error), through the
 // index t.claims holds for it.
 func (t *Token) readHeader() (hasAlg bool, err error) {
-	it := membersOf(t.Header, &t.claims)
-	for {
-		name, v, ok := it.next()
-		if !ok {
-			return hasAlg, nil
+	if t.claims.overflow {
+		it := newMemberIter(t.Header)
+		for {
+			name, v, ok := it.next()
+			if !ok {
+				return hasAlg, nil
+			}
+			if err := t.headerMember(name.decoded(), v, &hasAlg); err != nil {
+				return hasAlg, err
+			}
 		}
-		switch {
-		case name.equalString("alg"):
+	}
+	for i := 0; i < t.claims.n; i++ {
+		c := &t.claims.members[i]
+		name := jsonString{raw: t.Header[c.name.start:c.name.end], escaped: c.name.escaped}.decoded()
+		if err := t.headerMember(name, t.Header[c.valueStart:c.valueEnd], &hasAlg); err != nil {
+			return hasAlg, err
+		}
+	}
+	return hasAlg, nil
+}
+
+// The header members Parse reads, as the three bytes of their names read
+// little-endian.
+const (
+	headerALG = 'a' | 'l'<<8 | 'g'<<16
+	headerKID = 'k' | 'i'<<8 | 'd'<<16
+	headerB64 = 'b' | '6'<<8 | '4'<<16
+)
+
+// headerMember reads one header member (its decoded name and raw value).
+func (t *Token) headerMember(name, v []byte, hasAlg *bool) error {
+	switch len(name) {
+	case 3:
+		switch uint32(name[0]) | uint32(name[1])<<8 | uint32(name[2])<<16 {
+		case headerALG:
 			s, ok := stringValue(v)
 			if !ok {
-				return hasAlg, errAlgType
+				return errAlgType
 			}
-			hasAlg = true
+			*hasAlg = true
 			algName := s.str()
 			a, ok := ParseAlg(algName)
 			if !ok {
 				if strings.EqualFold(algName, "none") {
-					return hasAlg, errAlgNone
+					return errAlgNone
 				}
-				return hasAlg, errAlgUnknown
+				return errAlgUnknown
 			}
 			t.alg, t.Alg = a, a.String()
-		case name.equalString("crit"):
-			return hasAlg, errCrit
-		case name.equalString("b64"):
+		case headerB64:
 			// RFC 7797: b64:false changes what is signed. It is not
 			// supported; an explicit true changes nothing.
 			if string(v) != "true" {
-				return hasAlg, errB64
+				return errB64
 			}
-		case name.equalString("kid"):
+		case headerKID:
 			s, ok := stringValue(v)
 			if !ok {
-				return hasAlg, errKidType
+				return errKidType
 			}
 			t.Kid, t.HasKid = s.str(), true
 		}
+	case 4:
+		if string(name) == "crit" {
+			return errCrit
+		}
 	}
+	return nil
 }
