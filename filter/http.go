@@ -282,8 +282,8 @@ func (h *httpContext) sendInvalid(err error, iss, method, path string) {
 	// reflection (microseconds in wasm, on every forged token).
 	if je, ok := err.(*jwt.Error); ok {
 		desc = je.Error()
-	} else if errors.As(err, &je) {
-		desc = je.Error()
+	} else if wrapped := (*jwt.Error)(nil); errors.As(err, &wrapped) {
+		desc = wrapped.Error()
 	}
 	h.plugin.send(&denial{kind: denyInvalid, description: desc, reason: "invalid token: " + desc, iss: iss}, method, path)
 }
