@@ -534,19 +534,9 @@ func (it *memberIter) next() (name jsonString, value []byte, ok bool) {
 	return name, value, true
 }
 
-// member finds the value of the member called name in a raw object.
-func member(obj []byte, name string) ([]byte, bool) {
-	it := newMemberIter(obj)
-	for {
-		n, v, ok := it.next()
-		if !ok {
-			return nil, false
-		}
-		if n.equalString(name) {
-			return v, true
-		}
-	}
-}
+// member finds the value of the member called name (which holds no
+// backslash, so it is its own claim path segment) in a raw object.
+func member(obj []byte, name string) ([]byte, bool) { return scanMember(obj, name) }
 
 // arrayIter walks the elements of a raw JSON array.
 type arrayIter struct {

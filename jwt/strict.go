@@ -408,13 +408,8 @@ func scanNumber(d []byte, p int) (int, bool) {
 		return p, false
 	}
 	if p < n && d[p] == '.' {
-		p++
-		start := p
-		for p < n && isDigit(d[p]) {
-			p++
-		}
-		if p == start {
-			return p, false
+		if p = skipDigits(d, p+1); p < 0 {
+			return -p, false
 		}
 	}
 	if p < n && (d[p] == 'e' || d[p] == 'E') {
@@ -422,13 +417,22 @@ func scanNumber(d []byte, p int) (int, bool) {
 		if p < n && (d[p] == '+' || d[p] == '-') {
 			p++
 		}
-		start := p
-		for p < n && isDigit(d[p]) {
-			p++
-		}
-		if p == start {
-			return p, false
+		if p = skipDigits(d, p); p < 0 {
+			return -p, false
 		}
 	}
 	return p, true
+}
+
+// skipDigits returns the position after the digits at p (> 0), or -p when
+// there is none (a fraction or exponent needs at least one).
+func skipDigits(d []byte, p int) int {
+	start := p
+	for p < len(d) && isDigit(d[p]) {
+		p++
+	}
+	if p == start {
+		return -p
+	}
+	return p
 }

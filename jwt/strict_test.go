@@ -3,10 +3,8 @@ package jwt
 import (
 	"bytes"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -255,38 +253,12 @@ func FuzzParseMatchesTheReference(f *testing.F) {
 	f.Fuzz(sameParse)
 }
 
-// fuzzCorpus reads the string and []byte inputs of a fuzz target's corpus
-// in testdata/fuzz.
+// fuzzCorpus reads the inputs of one of this package's fuzz corpora.
 func fuzzCorpus(t *testing.T, target string) []string {
 	t.Helper()
-	dir := filepath.Join("testdata", "fuzz", target)
-	files, err := os.ReadDir(dir)
+	inputs, err := testjwt.FuzzCorpus(filepath.Join("testdata", "fuzz", target))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []string
-	for _, f := range files {
-		data, err := os.ReadFile(filepath.Join(dir, f.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, line := range strings.Split(string(data), "\n") {
-			arg, ok := strings.CutPrefix(line, "string(")
-			if !ok {
-				arg, ok = strings.CutPrefix(line, "[]byte(")
-			}
-			if !ok {
-				continue
-			}
-			s, err := strconv.Unquote(strings.TrimSuffix(arg, ")"))
-			if err != nil {
-				t.Fatalf("%s: %v", f.Name(), err)
-			}
-			out = append(out, s)
-		}
-	}
-	if len(out) == 0 {
-		t.Fatalf("no inputs in %s", dir)
-	}
-	return out
+	return inputs
 }
