@@ -10,11 +10,25 @@ import (
 
 	"github.com/tidwall/gjson"
 
+	"github.com/scopegate/scopegate/host/envoycrypto"
 	"github.com/scopegate/scopegate/internal/testjwt"
 	"github.com/scopegate/scopegate/jwt"
 )
 
 var b64 = base64.RawURLEncoding.Strict()
+
+// envoyVerifier is verify_signature as the local host runs it, called
+// natively: the baseline of verify_host, whose difference is what the
+// crossing into the host (and the guest's own encoding in wasm) costs.
+type envoyVerifier struct{}
+
+func (envoyVerifier) VerifySignature(hash string, spki, sig, signed []byte) jwt.Verdict {
+	out, st := envoycrypto.VerifySignature(envoycrypto.EncodeArguments(hash, spki, sig, signed))
+	if r, ok := envoycrypto.DecodeResult(out); st == envoycrypto.StatusOK && ok && r.Valid {
+		return jwt.Valid
+	}
+	return jwt.Invalid
+}
 
 // BenchmarkJWTInWasm runs the jwt package's request-path operations inside
 // the VM (bench/testdata/jwtguest, timed by the guest's own clock) and
@@ -43,6 +57,10 @@ func BenchmarkJWTInWasm(b *testing.B) {
 		}{
 			{"parse", 0, func() bool { _, err := jwt.Parse(raw, 0); return err == nil }},
 			{"verify", 1, func() bool { _, err := keys.Verify(token, jwt.DefaultAlgs.With(jwt.HS256)); return err == nil }},
+			{"verify_host", 15, func() bool {
+				_, c, err := keys.VerifyWith(token, jwt.DefaultAlgs.With(jwt.HS256), envoyVerifier{})
+				return err == nil && c.Native == 1
+			}},
 			{"validate", 2, func() bool { _, err := valid.Validate(token.Payload, time.Now()); return err == nil }},
 			{"scopes", 3, func() bool { return len(jwt.Scopes(token.Payload, []string{"scope", "scp"})) > 0 }},
 			{"hash_token", 4, func() bool { return maphash.String(seed, raw) != 0 }},
@@ -52,6 +70,9 @@ func BenchmarkJWTInWasm(b *testing.B) {
 			{"token_claim_sub", 9, func() bool { v, ok := token.ClaimHeaderValue("sub"); return ok && v != "" }},
 			{"token_iss", 10, func() bool { v, ok := token.StringClaim("iss"); return ok && v != "" }},
 			{"gjson_iss", 11, func() bool { return gjson.GetBytes(token.Payload, "iss").Str != "" }},
+			{"token_issuer", 12, func() bool { v, ok := token.Issuer(); return ok && v != "" }},
+			{"token_cnf", 13, func() bool { _, err := token.Confirmation(); return err == nil }},
+			{"read_cnf", 14, func() bool { _, err := jwt.ReadConfirmation(token.Payload); return err == nil }},
 			{"base64_segments", 6, func() bool {
 				var buf [16384]byte
 				for _, seg := range strings.Split(raw, ".") {
@@ -63,11 +84,12 @@ func BenchmarkJWTInWasm(b *testing.B) {
 			}},
 		}
 		for _, o := range ops {
-			if alg != "RS256" && o.name != "verify" {
-				continue // only the signature check depends on the algorithm
+			verify := strings.HasPrefix(o.name, "verify")
+			if alg != "RS256" && !verify || alg == "HS256" && o.name == "verify_host" {
+				continue // only the signature check depends on the algorithm; HMAC never goes to the host
 			}
 			name := o.name
-			if o.name == "verify" {
+			if verify {
 				name += "_" + alg
 			}
 			b.Run(name, func(b *testing.B) {

@@ -33,10 +33,15 @@ type tokenCache struct {
 	seed    uint64 // random, so keys cannot be chosen from outside
 	entries map[uint64]*cachedToken
 	max     int
+	// order holds the keys of the last max insertions, oldest at next once
+	// full: an entry leaves the cache when max newer ones came in after it
+	// (or earlier, when get finds it expired or its key gone).
+	order []uint64
+	next  int
 }
 
 func newTokenCache(max int) *tokenCache {
-	return &tokenCache{seed: maphash.String(maphash.MakeSeed(), "scopegate"), entries: make(map[uint64]*cachedToken), max: max}
+	return &tokenCache{seed: maphash.String(maphash.MakeSeed(), "scopegate"), entries: make(map[uint64]*cachedToken), max: max, order: make([]uint64, 0, max)}
 }
 
 // get returns the cached verification of raw if it is still good: not past
@@ -100,10 +105,13 @@ func (c *tokenCache) put(raw string, t verifiedToken, keys *jwt.KeySet, key *jwt
 		return
 	}
 	h := c.hash(raw)
-	if _, ok := c.entries[h]; !ok && len(c.entries) >= c.max {
-		c.evict(now)
-	}
+	n := len(c.entries)
 	c.entries[h] = &cachedToken{raw: raw, token: t, keys: keys, key: key, expires: expires}
+	if len(c.entries) > n { // a new key takes a place in order
+		if old, ok := c.remember(h); ok && old != h {
+			delete(c.entries, old)
+		}
+	}
 }
 
 // hash keys an entry by the token's last 16 bytes, the end of its
@@ -128,36 +136,27 @@ func (c *tokenCache) hash(raw string) uint64 {
 // sameToken reports whether two tokens are the same bytes (sameString).
 func sameToken(a, b string) bool { return sameString(a, b) }
 
-// evictSample bounds the entries evict looks at.
-const evictSample = 8
-
-// evict makes room for one entry by looking at a few entries only (map
-// iteration starts at a random place): it drops the expired ones among
-// them or, if none is, the one that expires first. A full scan of a full
-// cache cost ~150 us per cache miss in wasm; this costs a handful of map
-// steps and keeps the cache within its bound all the same.
-func (c *tokenCache) evict(now time.Time) {
-	var (
-		oldest    uint64
-		oldestExp time.Time
-		seen      int
-		removed   bool
-	)
-	for h, e := range c.entries {
-		if now.After(e.expires) {
-			delete(c.entries, h)
-			removed = true
-		} else if seen == 0 || e.expires.Before(oldestExp) {
-			oldest, oldestExp = h, e.expires
-		}
-		seen++
-		if seen == evictSample {
-			break
-		}
+// remember records h as the newest insertion. Once order is full, h takes
+// the place of the insertion max places back, whose key it returns (ok):
+// the caller drops that entry if the cache still holds it, O(1), where
+// looking for the entry that expires first walked the map (~7 us per cache
+// miss in wasm, and it let a few old entries outlive newer ones). Every
+// entry in the map has its key among the last max insertions, so the map
+// never holds more than max entries. A key that comes back after get
+// dropped it holds two places in order; the older one then drops it early,
+// which only costs that token a verification (unless it is the place the
+// key takes again: old == h).
+func (c *tokenCache) remember(h uint64) (old uint64, ok bool) {
+	if len(c.order) < c.max {
+		c.order = append(c.order, h)
+		return 0, false
 	}
-	if !removed && seen > 0 {
-		delete(c.entries, oldest)
+	old = c.order[c.next]
+	c.order[c.next] = h
+	if c.next++; c.next == c.max {
+		c.next = 0
 	}
+	return old, true
 }
 
 func (c *tokenCache) len() int { return len(c.entries) }

@@ -1,6 +1,7 @@
 package filter
 
 import (
+	"math/rand/v2"
 	"strconv"
 	"testing"
 	"time"
@@ -105,6 +106,46 @@ func TestTokenCache(t *testing.T) {
 		}
 		if _, ok := c.get("tok19", now, lookup); !ok {
 			t.Error("the newest entry is missing")
+		}
+	})
+	t.Run("the oldest insertion leaves first", func(t *testing.T) {
+		c := newTokenCache(4)
+		for i := 0; i < 6; i++ {
+			c.put("tok"+strconv.Itoa(i), vt, setA, setA.Keys[0], now.Add(time.Hour), true, now)
+		}
+		for i := 0; i < 6; i++ {
+			if _, ok := c.get("tok"+strconv.Itoa(i), now, lookup); ok != (i >= 2) {
+				t.Errorf("tok%d cached = %v, want %v", i, ok, i >= 2)
+			}
+		}
+	})
+	t.Run("a token stored again keeps one place", func(t *testing.T) {
+		c := newTokenCache(4)
+		for i := 0; i < 10; i++ {
+			c.put("again", vt, setA, setA.Keys[0], now.Add(time.Hour), true, now)
+		}
+		for i := 0; i < 3; i++ {
+			c.put("tok"+strconv.Itoa(i), vt, setA, setA.Keys[0], now.Add(time.Hour), true, now)
+		}
+		if _, ok := c.get("again", now, lookup); !ok || c.len() != 4 {
+			t.Fatalf("the repeated token cached = %v, len %d; want true, 4", ok, c.len())
+		}
+	})
+	t.Run("the bound holds while entries expire, come back and are replaced", func(t *testing.T) {
+		c := newTokenCache(8)
+		r := rand.New(rand.NewPCG(5, 6))
+		at := now
+		for i := 0; i < 5000; i++ {
+			at = at.Add(time.Duration(r.IntN(1000)) * time.Millisecond)
+			raw := "tok" + strconv.Itoa(r.IntN(24))
+			if r.IntN(2) == 0 {
+				c.put(raw, vt, setA, setA.Keys[0], at.Add(time.Duration(r.IntN(20))*time.Second), true, at)
+			} else if _, ok := c.get(raw, at, lookup); ok && c.entries[c.hash(raw)].expires.Before(at) {
+				t.Fatal("an expired entry was served")
+			}
+			if c.len() > 8 || len(c.order) > 8 {
+				t.Fatalf("after %d steps: %d entries, %d places", i, c.len(), len(c.order))
+			}
 		}
 	})
 	t.Run("only the exact token hits", func(t *testing.T) {

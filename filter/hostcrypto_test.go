@@ -9,9 +9,6 @@ import (
 	"crypto/elliptic"
 	"encoding/base64"
 	"math/big"
-	"os"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -635,29 +632,12 @@ func highS(sig []byte) []byte {
 	return append(out, s.FillBytes(make([]byte, 32))...)
 }
 
-// readFuzzCorpus returns the string inputs of a Go fuzz corpus directory.
+// readFuzzCorpus returns the inputs of a Go fuzz corpus directory.
 func readFuzzCorpus(t *testing.T, dir string) []string {
 	t.Helper()
-	files, err := os.ReadDir(dir)
+	inputs, err := testjwt.FuzzCorpus(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []string
-	for _, f := range files {
-		data, err := os.ReadFile(filepath.Join(dir, f.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, line := range strings.Split(string(data), "\n") {
-			if arg, ok := strings.CutPrefix(line, "string("); ok {
-				if s, err := strconv.Unquote(strings.TrimSuffix(arg, ")")); err == nil {
-					out = append(out, s)
-				}
-			}
-		}
-	}
-	if len(out) == 0 {
-		t.Fatalf("no string inputs in %s", dir)
-	}
-	return out
+	return inputs
 }

@@ -183,16 +183,19 @@ func (h *httpContext) authorize() (action types.Action) {
 	}
 
 	// The token was read in place, from memory the next request reuses:
-	// from here on (parsing, the cache) it needs its own copy.
+	// from here on (parsing, the cache) it needs its own copy. It is parsed
+	// into the plugin's reused Token (callbacks never nest, so one
+	// authorize at a time uses it; nothing keeps it past this call, and
+	// what the cache keeps of it, the payload, is new per token).
 	tok.raw = strings.Clone(tok.raw)
-	t, err := jwt.Parse(tok.raw, cfg.MaxTokenBytes)
-	if err != nil {
+	t := &pc.parsed
+	if err := jwt.ParseInto(t, tok.raw, cfg.MaxTokenBytes); err != nil {
 		h.sendInvalid(err, "", method, path)
 		return types.ActionPause
 	}
 	// The unverified iss only picks the provider; verification decides.
 	// Claims are read where Parse's one pass over the payload found them.
-	issuer, _ := t.StringClaim("iss")
+	issuer, _ := t.Issuer()
 	var (
 		firstErr    error
 		unavailable bool
@@ -220,7 +223,7 @@ func (h *httpContext) authorize() (action types.Action) {
 				continue
 			}
 			key, err := pc.verifySignature(set, t, p.Algorithms)
-			if errors.Is(err, jwt.ErrUnknownKid) {
+			if jwt.ReasonOf(err) == jwt.ReasonUnknownKid {
 				switch pc.keys.unknownKid(p, t.Kid, &h.kid, h.id, h.resume) {
 				case kidWaiting:
 					h.parked = true
@@ -240,7 +243,7 @@ func (h *httpContext) authorize() (action types.Action) {
 				var cnf jwt.Confirmation
 				claims, err = p.Validator.ValidateToken(t, now)
 				if err == nil {
-					cnf, err = jwt.ReadConfirmation(t.Payload)
+					cnf, err = t.Confirmation()
 				}
 				if err == nil {
 					vt := verifiedToken{
@@ -281,9 +284,12 @@ func (h *httpContext) authorize() (action types.Action) {
 // sendInvalid answers 401 invalid_token with the jwt package's client-safe text.
 func (h *httpContext) sendInvalid(err error, iss, method, path string) {
 	desc := "invalid token"
-	var je *jwt.Error
-	if errors.As(err, &je) {
+	// The jwt package's errors come unwrapped; errors.As walks with
+	// reflection (microseconds in wasm, on every forged token).
+	if je, ok := err.(*jwt.Error); ok {
 		desc = je.Error()
+	} else if wrapped := (*jwt.Error)(nil); errors.As(err, &wrapped) {
+		desc = wrapped.Error()
 	}
 	h.plugin.send(&denial{kind: denyInvalid, description: desc, reason: "invalid token: " + desc, iss: iss}, method, path)
 }

@@ -54,6 +54,7 @@ type pluginContext struct {
 	headerBuf []byte         // the request's header map, read in place (readRequest)
 	logBuf    []byte         // the denial log line (logDenial)
 	idle      []*httpContext // contexts of deleted streams, for new ones
+	parsed    jwt.Token      // the token a cache miss parses, reused (http.go)
 }
 
 // OnPluginStart (proxy_on_configure) parses the configuration. A bad

@@ -2,6 +2,7 @@ package jwt
 
 import (
 	"math"
+	"math/bits"
 	"strconv"
 	"time"
 )
@@ -46,10 +47,34 @@ var (
 	errAudience      = newError(ReasonBadAudience, "token audience not accepted")
 )
 
+// The registered claims Validator reads, as the three bytes of their names
+// read little-endian.
+const (
+	claimISS = 'i' | 's'<<8 | 's'<<16
+	claimSUB = 's' | 'u'<<8 | 'b'<<16
+	claimAUD = 'a' | 'u'<<8 | 'd'<<16
+	claimEXP = 'e' | 'x'<<8 | 'p'<<16
+	claimNBF = 'n' | 'b'<<8 | 'f'<<16
+	claimIAT = 'i' | 'a'<<8 | 't'<<16
+	claimCNF = 'c' | 'n'<<8 | 'f'<<16 // read by Token.Confirmation
+)
+
 // numericDate reads a JSON number (integer or fraction, RFC 7519 §2).
 func numericDate(v []byte) (float64, bool) {
 	if kindOf(v) != kindNumber {
 		return 0, false
+	}
+	if len(v) <= 15 {
+		// The usual NumericDate, a plain integer, read exactly (below 2^53)
+		// without strconv, which costs microseconds in wasm.
+		var n int64
+		i := 0
+		for ; i < len(v) && isDigit(v[i]); i++ {
+			n = n*10 + int64(v[i]-'0')
+		}
+		if i == len(v) {
+			return float64(n), true
+		}
 	}
 	f, err := strconv.ParseFloat(bytesString(v), 64)
 	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
@@ -84,19 +109,8 @@ func (v *Validator) Validate(payload []byte, now time.Time) (Claims, error) {
 	if kindOf(trimLeftWS(payload)) != kindObject {
 		return Claims{}, errPayloadObj
 	}
-	return v.validate(membersOf(payload, nil), now)
-}
-
-// ValidateToken is Validate on the token's payload, reading its claims
-// where Parse found them instead of scanning the payload again.
-func (v *Validator) ValidateToken(t *Token, now time.Time) (Claims, error) {
-	return v.validate(membersOf(t.Payload, &t.claims), now)
-}
-
-func (v *Validator) validate(it topMembers, now time.Time) (Claims, error) {
-	var c Claims
-	var aud []byte
-	var hasIss, hasSub, hasAud bool
+	var r claimReader
+	it := newMemberIter(payload)
 	for {
 		name, val, ok := it.next()
 		if !ok {
@@ -106,46 +120,88 @@ func (v *Validator) validate(it topMembers, now time.Time) (Claims, error) {
 		if name.escaped {
 			raw = name.decoded()
 		}
-		if len(raw) != 3 {
-			continue
-		}
-		switch string(raw) {
-		case "iss":
-			if err := stringClaim(val, &c.Iss, &hasIss); err != nil {
-				return c, err
-			}
-		case "sub":
-			if err := stringClaim(val, &c.Sub, &hasSub); err != nil {
-				return c, err
-			}
-		case "aud":
-			if hasAud {
-				return c, errClaimDup
-			}
-			aud, hasAud = val, true
-		case "exp", "nbf", "iat":
-			f, ok := numericDate(val)
-			if !ok {
-				return c, errClaimNumber
-			}
-			var dst *float64
-			var has *bool
-			switch raw[0] {
-			case 'e':
-				dst, has = &c.Exp, &c.HasExp
-			case 'n':
-				dst, has = &c.Nbf, &c.HasNbf
-			default:
-				dst, has = &c.Iat, &c.HasIat
-			}
-			if *has {
-				return c, errClaimDup
-			}
-			*dst, *has = f, true
+		if err := r.member(raw, val); err != nil {
+			return r.c, err
 		}
 	}
-	if hasAud && !audienceWellTyped(aud) {
-		return c, errAudType
+	return v.check(&r, now)
+}
+
+// ValidateToken is Validate on the token's payload, reading only its
+// registered claims where Parse found them, in payload order (a payload
+// with two mistyped claims reports the first, as a scan does).
+func (v *Validator) ValidateToken(t *Token, now time.Time) (Claims, error) {
+	if t.claims.overflow {
+		return v.Validate(t.Payload, now)
+	}
+	var r claimReader
+	for m := t.registered.validated; m != 0; m &= m - 1 {
+		c := &t.claims.members[bits.TrailingZeros32(m)]
+		name := jsonString{raw: t.Payload[c.name.start:c.name.end], escaped: c.name.escaped}.decoded()
+		if err := r.member(name, t.Payload[c.valueStart:c.valueEnd]); err != nil {
+			return r.c, err
+		}
+	}
+	return v.check(&r, now)
+}
+
+// claimReader collects the registered claims of a payload, member by member.
+type claimReader struct {
+	c                      Claims
+	aud                    []byte
+	hasIss, hasSub, hasAud bool
+}
+
+// member reads one top-level member (its decoded name and raw value): a
+// registered claim of the wrong type, or one seen before, is an error.
+func (r *claimReader) member(name, val []byte) error {
+	if len(name) != 3 {
+		return nil
+	}
+	c := &r.c
+	// The names as numbers: one integer switch instead of string
+	// comparisons, which are calls in wasm.
+	switch uint32(name[0]) | uint32(name[1])<<8 | uint32(name[2])<<16 {
+	case claimISS:
+		return stringClaim(val, &c.Iss, &r.hasIss)
+	case claimSUB:
+		return stringClaim(val, &c.Sub, &r.hasSub)
+	case claimAUD:
+		if r.hasAud {
+			return errClaimDup
+		}
+		r.aud, r.hasAud = val, true
+	case claimEXP, claimNBF, claimIAT:
+		f, ok := numericDate(val)
+		if !ok {
+			return errClaimNumber
+		}
+		var dst *float64
+		var has *bool
+		switch name[0] {
+		case 'e':
+			dst, has = &c.Exp, &c.HasExp
+		case 'n':
+			dst, has = &c.Nbf, &c.HasNbf
+		default:
+			dst, has = &c.Iat, &c.HasIat
+		}
+		if *has {
+			return errClaimDup
+		}
+		*dst, *has = f, true
+	}
+	return nil
+}
+
+// check judges the claims r read at time now.
+func (v *Validator) check(r *claimReader, now time.Time) (Claims, error) {
+	c := r.c
+	var audOK, audMatch bool
+	if r.hasAud {
+		if audOK, audMatch = audiences(r.aud, v.Audiences); !audOK {
+			return c, errAudType
+		}
 	}
 
 	if v.RequireExp && !c.HasExp {
@@ -170,10 +226,10 @@ func (v *Validator) validate(it topMembers, now time.Time) (Claims, error) {
 			return c, errLifetime
 		}
 	}
-	if v.Issuer != "" && (!hasIss || c.Iss != v.Issuer) {
+	if v.Issuer != "" && (!r.hasIss || c.Iss != v.Issuer) {
 		return c, errIssuer
 	}
-	if len(v.Audiences) > 0 && (!hasAud || !audienceMatches(aud, v.Audiences)) {
+	if len(v.Audiences) > 0 && !audMatch {
 		return c, errAudience
 	}
 	return c, nil
@@ -186,41 +242,28 @@ func trimLeftWS(b []byte) []byte {
 	return b
 }
 
-// audienceWellTyped: aud is a string or an array of strings (RFC 7519 §4.1.3).
-func audienceWellTyped(aud []byte) bool {
+// audiences reads aud in one pass: whether it is a string or an array of
+// strings (RFC 7519 §4.1.3), and whether one of them is in want.
+func audiences(aud []byte, want []string) (wellTyped, match bool) {
 	switch kindOf(aud) {
 	case kindString:
-		return true
+		s, ok := stringValue(aud)
+		return ok, ok && containsString(want, s.str())
 	case kindArray:
 		it := newArrayIter(aud)
 		for {
 			e, ok := it.next()
 			if !ok {
-				return !it.bad
+				return !it.bad, match && !it.bad
 			}
-			if kindOf(e) != kindString {
-				return false
+			s, ok := stringValue(e)
+			if !ok {
+				return false, false
 			}
+			match = match || containsString(want, s.str())
 		}
 	}
-	return false
-}
-
-func audienceMatches(aud []byte, want []string) bool {
-	if kindOf(aud) == kindString {
-		s, ok := stringValue(aud)
-		return ok && containsString(want, s.str())
-	}
-	it := newArrayIter(aud)
-	for {
-		e, ok := it.next()
-		if !ok {
-			return false
-		}
-		if s, ok := stringValue(e); ok && containsString(want, s.str()) {
-			return true
-		}
-	}
+	return false, false
 }
 
 func containsString(list []string, s string) bool {

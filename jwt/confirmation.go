@@ -31,9 +31,25 @@ const sha256B64Len = 43
 // token because its binding was not understood. The strings may share
 // memory with payload.
 func ReadConfirmation(payload []byte) (Confirmation, error) {
-	var c Confirmation
 	v, ok := member(payload, "cnf")
-	if !ok {
+	return confirmation(v, ok)
+}
+
+// Confirmation is ReadConfirmation on the token's payload, finding cnf
+// where Parse noted it instead of scanning the payload.
+func (t *Token) Confirmation() (Confirmation, error) {
+	if t.claims.overflow {
+		return ReadConfirmation(t.Payload)
+	}
+	v, ok := t.registeredValue(t.registered.cnf)
+	return confirmation(v, ok)
+}
+
+// confirmation reads the cnf claim's value v (present says whether there
+// is one).
+func confirmation(v []byte, present bool) (Confirmation, error) {
+	var c Confirmation
+	if !present {
 		return c, nil
 	}
 	if kindOf(v) != kindObject {

@@ -86,6 +86,11 @@ var ErrUnknownKid = &Error{Reason: ReasonUnknownKid, Detail: "token signed with 
 // ReasonOf returns the Reason of err if it is (or wraps) an *Error, and
 // ReasonNone otherwise.
 func ReasonOf(err error) Reason {
+	// This package's errors come unwrapped on the request path; errors.As
+	// walks with reflection, microseconds in wasm on every rejected token.
+	if e, ok := err.(*Error); ok {
+		return e.Reason
+	}
 	var e *Error
 	if errors.As(err, &e) {
 		return e.Reason

@@ -208,7 +208,7 @@ func sameClaimReading(t *testing.T, tok *Token, v Validator) {
 	now := time.Unix(1_700_000_000, 0)
 	c1, err1 := v.Validate(tok.Payload, now)
 	c2, err2 := v.ValidateToken(tok, now)
-	if c1 != c2 || ReasonOf(err1) != ReasonOf(err2) {
+	if c1 != c2 || err1 != err2 {
 		t.Fatalf("Validate %+v %v, ValidateToken %+v %v", c1, err1, c2, err2)
 	}
 	names := []string{"scope", "scp"}
@@ -230,5 +230,13 @@ func sameClaimReading(t *testing.T, tok *Token, v Validator) {
 	}
 	if got, ok := tok.StringClaim("iss"); got != want || ok != wantOK {
 		t.Fatalf("StringClaim(iss) %q %v, want %q %v", got, ok, want, wantOK)
+	}
+	if got, ok := tok.Issuer(); got != want || ok != wantOK {
+		t.Fatalf("Issuer() %q %v, want %q %v", got, ok, want, wantOK)
+	}
+	cnf1, err1 := ReadConfirmation(tok.Payload)
+	cnf2, err2 := tok.Confirmation()
+	if cnf1 != cnf2 || err1 != err2 {
+		t.Fatalf("ReadConfirmation %+v %v, Confirmation %+v %v", cnf1, err1, cnf2, err2)
 	}
 }

@@ -43,74 +43,28 @@ func (f jsonFault) String() string {
 	return "ok"
 }
 
-// scanner walks one JSON text. It never panics on arbitrary input.
-type scanner struct {
-	data       []byte
-	pos        int
-	fault      jsonFault
-	checkDups  bool
-	depthLimit int
-	index      *claimIndex // when set, the top-level object's members are recorded here
-}
-
 // checkObject reports whether data is exactly one strict JSON object (with
-// surrounding whitespace allowed) without duplicate member names anywhere.
-func checkObject(data []byte) jsonFault { return checkObjectIndexed(data, nil) }
-
-// checkObjectIndexed is checkObject that also records where the top-level
-// members are in index (when not nil): one pass over a payload serves every
-// later claim lookup.
-func checkObjectIndexed(data []byte, index *claimIndex) jsonFault {
-	s := scanner{data: data, checkDups: true, depthLimit: maxJSONDepth, index: index}
-	s.ws()
-	if s.pos >= len(data) {
-		return jsonSyntax
-	}
-	if data[s.pos] != '{' {
-		if s.value(0) && s.atEnd() {
-			return jsonNotObject
-		}
-		if s.fault != jsonOK {
-			return s.fault
-		}
-		return jsonSyntax
-	}
-	if !s.value(0) {
-		return s.fault
-	}
-	if !s.atEnd() {
-		return jsonSyntax
-	}
-	return jsonOK
+// surrounding whitespace allowed) without duplicate member names anywhere
+// (checkStrict, strict.go).
+func checkObject(data []byte) jsonFault {
+	var sc strictScratch
+	return checkStrict(data, nil, &sc)
 }
 
-func (s *scanner) fail(f jsonFault) bool {
-	if s.fault == jsonOK {
-		s.fault = f
-	}
-	return false
+// scanner walks the values of a JSON text for the readers at the end of
+// this file; checkStrict judges texts. It never panics on arbitrary input
+// and bounds its recursion at maxJSONDepth.
+type scanner struct {
+	data []byte
+	pos  int
 }
 
-func (s *scanner) ws() {
-	for s.pos < len(s.data) {
-		switch s.data[s.pos] {
-		case ' ', '\t', '\n', '\r':
-			s.pos++
-		default:
-			return
-		}
-	}
-}
-
-func (s *scanner) atEnd() bool {
-	s.ws()
-	return s.pos == len(s.data)
-}
+func (s *scanner) ws() { s.pos = skipWS(s.data, s.pos) }
 
 // value consumes one JSON value starting at s.pos (no leading whitespace).
 func (s *scanner) value(depth int) bool {
 	if s.pos >= len(s.data) {
-		return s.fail(jsonSyntax)
+		return false
 	}
 	switch c := s.data[s.pos]; {
 	case c == '{':
@@ -127,59 +81,22 @@ func (s *scanner) value(depth int) bool {
 	case c == 'n':
 		return s.literal("null")
 	case c == '-' || (c >= '0' && c <= '9'):
-		return s.number()
+		var ok bool
+		s.pos, ok = scanNumber(s.data, s.pos)
+		return ok
 	}
-	return s.fail(jsonSyntax)
+	return false
 }
 
 func (s *scanner) literal(lit string) bool {
 	if len(s.data)-s.pos < len(lit) || string(s.data[s.pos:s.pos+len(lit)]) != lit {
-		return s.fail(jsonSyntax)
+		return false
 	}
 	s.pos += len(lit)
 	return true
 }
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
-
-func (s *scanner) digits() bool {
-	start := s.pos
-	for s.pos < len(s.data) && isDigit(s.data[s.pos]) {
-		s.pos++
-	}
-	return s.pos > start
-}
-
-func (s *scanner) number() bool {
-	d := s.data
-	if d[s.pos] == '-' {
-		s.pos++
-	}
-	if s.pos >= len(d) {
-		return s.fail(jsonSyntax)
-	}
-	if d[s.pos] == '0' {
-		s.pos++
-	} else if !s.digits() {
-		return s.fail(jsonSyntax)
-	}
-	if s.pos < len(d) && d[s.pos] == '.' {
-		s.pos++
-		if !s.digits() {
-			return s.fail(jsonSyntax)
-		}
-	}
-	if s.pos < len(d) && (d[s.pos] == 'e' || d[s.pos] == 'E') {
-		s.pos++
-		if s.pos < len(d) && (d[s.pos] == '+' || d[s.pos] == '-') {
-			s.pos++
-		}
-		if !s.digits() {
-			return s.fail(jsonSyntax)
-		}
-	}
-	return true
-}
 
 func hexVal(c byte) int {
 	switch {
@@ -227,76 +144,19 @@ type jsonString struct {
 
 // str consumes a string starting at the opening quote.
 func (s *scanner) str() (jsonString, bool) {
-	d := s.data
-	s.pos++ // opening quote
-	start := s.pos
-	escaped := false
-	for s.pos < len(d) {
-		// Fast path over ordinary ASCII, the bulk of every claim set. The
-		// position lives in a local: in wasm a field update is a memory
-		// store per byte, and this loop is most of a token's parse time.
-		pos := s.pos
-		for pos < len(d) && plainStringByte[d[pos]] {
-			pos++
-		}
-		s.pos = pos
-		if s.pos >= len(d) {
-			break
-		}
-		c := d[s.pos]
-		switch {
-		case c == '"':
-			out := jsonString{raw: d[start:s.pos], escaped: escaped}
-			s.pos++
-			return out, true
-		case c == '\\':
-			escaped = true
-			if s.pos+1 >= len(d) {
-				return jsonString{}, s.fail(jsonSyntax)
-			}
-			switch d[s.pos+1] {
-			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-				s.pos += 2
-			case 'u':
-				r, ok := hex4(d, s.pos+2)
-				if !ok {
-					return jsonString{}, s.fail(jsonSyntax)
-				}
-				s.pos += 6
-				switch {
-				case r >= 0xDC00 && r <= 0xDFFF:
-					return jsonString{}, s.fail(jsonSyntax) // lone low surrogate
-				case r >= 0xD800 && r <= 0xDBFF:
-					if len(d)-s.pos < 6 || d[s.pos] != '\\' || d[s.pos+1] != 'u' {
-						return jsonString{}, s.fail(jsonSyntax)
-					}
-					lo, ok := hex4(d, s.pos+2)
-					if !ok || lo < 0xDC00 || lo > 0xDFFF {
-						return jsonString{}, s.fail(jsonSyntax)
-					}
-					s.pos += 6
-				}
-			default:
-				return jsonString{}, s.fail(jsonSyntax)
-			}
-		case c < 0x20:
-			return jsonString{}, s.fail(jsonSyntax)
-		case c < utf8.RuneSelf:
-			s.pos++
-		default:
-			r, size := utf8.DecodeRune(d[s.pos:])
-			if r == utf8.RuneError && size <= 1 {
-				return jsonString{}, s.fail(jsonSyntax)
-			}
-			s.pos += size
-		}
+	start := s.pos + 1
+	end, escaped, ok := scanString(s.data, start)
+	if !ok {
+		s.pos = end
+		return jsonString{}, false
 	}
-	return jsonString{}, s.fail(jsonSyntax)
+	s.pos = end + 1
+	return jsonString{raw: s.data[start:end], escaped: escaped}, true
 }
 
 func (s *scanner) array(depth int) bool {
-	if depth > s.depthLimit {
-		return s.fail(jsonTooDeep)
+	if depth > maxJSONDepth {
+		return false
 	}
 	s.pos++ // [
 	s.ws()
@@ -315,9 +175,10 @@ func (s *scanner) array(depth int) bool {
 	}
 }
 
-// smallObject is how many member names are compared pairwise before
-// switching to a map, so a hostile object with thousands of members costs
-// linear time while ordinary claim sets never allocate.
+// smallObject is how many member names of one object checkStrict keeps
+// for its duplicate check before switching to a map, so a hostile object
+// with thousands of members costs linear time while ordinary claim sets
+// never allocate.
 const smallObject = 64
 
 // nameSpan locates a member name in the scanned text (offsets keep the
@@ -327,13 +188,9 @@ type nameSpan struct {
 	escaped    bool
 }
 
-func (s *scanner) name(n nameSpan) jsonString {
-	return jsonString{raw: s.data[n.start:n.end], escaped: n.escaped}
-}
-
 func (s *scanner) object(depth int) bool {
-	if depth > s.depthLimit {
-		return s.fail(jsonTooDeep)
+	if depth > maxJSONDepth {
+		return false
 	}
 	s.pos++ // {
 	s.ws()
@@ -341,66 +198,22 @@ func (s *scanner) object(depth int) bool {
 		s.pos++
 		return true
 	}
-	var (
-		local [smallObject]nameSpan
-		names = local[:0]
-		seen  map[string]struct{}
-	)
 	for {
 		s.ws()
 		if s.pos >= len(s.data) || s.data[s.pos] != '"' {
-			return s.fail(jsonSyntax)
-		}
-		start := s.pos + 1
-		name, ok := s.str()
-		if !ok {
 			return false
 		}
-		span := nameSpan{start: int32(start), end: int32(start + len(name.raw)), escaped: name.escaped}
-		if s.checkDups {
-			switch {
-			case seen != nil:
-				key := bytesString(name.decoded())
-				if _, dup := seen[key]; dup {
-					return s.fail(jsonDuplicate)
-				}
-				seen[key] = struct{}{}
-			case len(names) < smallObject:
-				for _, prev := range names {
-					// Unescaped names of different lengths differ: skip the
-					// call (a 20-member payload makes 190 comparisons).
-					if !prev.escaped && !name.escaped && int(prev.end-prev.start) != len(name.raw) {
-						continue
-					}
-					if s.name(prev).equal(name) {
-						return s.fail(jsonDuplicate)
-					}
-				}
-				names = append(names, span)
-			default:
-				seen = make(map[string]struct{}, 2*smallObject)
-				for _, prev := range names {
-					seen[bytesString(s.name(prev).decoded())] = struct{}{}
-				}
-				key := bytesString(name.decoded())
-				if _, dup := seen[key]; dup {
-					return s.fail(jsonDuplicate)
-				}
-				seen[key] = struct{}{}
-			}
+		if _, ok := s.str(); !ok {
+			return false
 		}
 		s.ws()
 		if s.pos >= len(s.data) || s.data[s.pos] != ':' {
-			return s.fail(jsonSyntax)
+			return false
 		}
 		s.pos++
 		s.ws()
-		valueStart := s.pos
 		if !s.value(depth) {
 			return false
-		}
-		if depth == 1 && s.index != nil {
-			s.index.add(span, valueStart, s.pos)
 		}
 		if more, ok := s.separator('}'); !more {
 			return ok
@@ -413,14 +226,14 @@ func (s *scanner) object(depth int) bool {
 const maxIndexedClaims = 32
 
 // claimIndex locates the top-level members of a payload checked by
-// checkObjectIndexed, so reading a claim costs a comparison of names
+// checkStrict, so reading a claim costs a comparison of names
 // instead of a scan of the payload (a scan is several microseconds in wasm,
 // and a token's claims are read four times: issuer, registered claims,
 // scopes, claim headers).
 type claimIndex struct {
 	n        int
 	overflow bool
-	members  [maxIndexedClaims]claimSpan
+	members  [maxIndexedClaims]claimSpan // the first n are the members
 }
 
 // claimSpan is one member: its name and its value's bounds in the payload.
@@ -429,6 +242,9 @@ type claimSpan struct {
 	valueStart, valueEnd int32
 }
 
+// reset empties the index (the members past n are never read).
+func (x *claimIndex) reset() { x.n, x.overflow = 0, false }
+
 func (x *claimIndex) add(name nameSpan, valueStart, valueEnd int) {
 	if x.n == len(x.members) {
 		x.overflow = true
@@ -436,6 +252,39 @@ func (x *claimIndex) add(name nameSpan, valueStart, valueEnd int) {
 	}
 	x.members[x.n] = claimSpan{name: name, valueStart: int32(valueStart), valueEnd: int32(valueEnd)}
 	x.n++
+}
+
+// registeredClaims notes where, among a payload's indexed members, the
+// claims read on every cache miss are, so that reading them walks no index.
+type registeredClaims struct {
+	validated uint32 // bit i: member i is iss, sub, aud, exp, nbf or iat (what Validator reads)
+	iss, cnf  int8   // 1 + the member's position; 0 when absent
+}
+
+// registeredOf finds the registered claims among the members x indexed in
+// payload (x must not have overflowed).
+func registeredOf(payload []byte, x *claimIndex) registeredClaims {
+	var r registeredClaims
+	for i := 0; i < x.n; i++ {
+		c := &x.members[i]
+		if c.name.end-c.name.start != 3 && !c.name.escaped {
+			continue // the usual case: no registered claim name has another length
+		}
+		name := jsonString{raw: payload[c.name.start:c.name.end], escaped: c.name.escaped}.decoded()
+		if len(name) != 3 {
+			continue
+		}
+		switch uint32(name[0]) | uint32(name[1])<<8 | uint32(name[2])<<16 {
+		case claimISS:
+			r.iss = int8(i + 1)
+			r.validated |= 1 << i
+		case claimCNF:
+			r.cnf = int8(i + 1)
+		case claimSUB, claimAUD, claimEXP, claimNBF, claimIAT:
+			r.validated |= 1 << i
+		}
+	}
+	return r
 }
 
 // topMembers walks the top-level members of a payload: from its index when
@@ -475,7 +324,7 @@ func (m *topMembers) next() (jsonString, []byte, bool) {
 func (s *scanner) separator(closing byte) (more, ok bool) {
 	s.ws()
 	if s.pos >= len(s.data) {
-		return false, s.fail(jsonSyntax)
+		return false, false
 	}
 	switch s.data[s.pos] {
 	case ',':
@@ -485,7 +334,7 @@ func (s *scanner) separator(closing byte) (more, ok bool) {
 		s.pos++
 		return false, true
 	}
-	return false, s.fail(jsonSyntax)
+	return false, false
 }
 
 // equal compares two member names after unescaping.
@@ -616,12 +465,14 @@ func kindOf(v []byte) valueKind {
 
 // stringValue decodes a raw JSON string value (with its quotes).
 func stringValue(v []byte) (jsonString, bool) {
-	if kindOf(v) != kindString {
+	if len(v) < 2 || v[0] != '"' {
 		return jsonString{}, false
 	}
-	s := scanner{data: v, depthLimit: maxJSONDepth}
-	js, ok := s.str()
-	return js, ok && s.pos == len(v)
+	end, escaped, ok := scanString(v, 1)
+	if !ok || end != len(v)-1 {
+		return jsonString{}, false
+	}
+	return jsonString{raw: v[1:end], escaped: escaped}, true
 }
 
 // memberIter walks the members of a raw JSON object.
@@ -631,7 +482,7 @@ type memberIter struct {
 }
 
 func newMemberIter(obj []byte) memberIter {
-	it := memberIter{s: scanner{data: obj, depthLimit: maxJSONDepth}}
+	it := memberIter{s: scanner{data: obj}}
 	it.s.ws()
 	if it.s.pos >= len(obj) || obj[it.s.pos] != '{' {
 		it.done = true
@@ -683,19 +534,9 @@ func (it *memberIter) next() (name jsonString, value []byte, ok bool) {
 	return name, value, true
 }
 
-// member finds the value of the member called name in a raw object.
-func member(obj []byte, name string) ([]byte, bool) {
-	it := newMemberIter(obj)
-	for {
-		n, v, ok := it.next()
-		if !ok {
-			return nil, false
-		}
-		if n.equalString(name) {
-			return v, true
-		}
-	}
-}
+// member finds the value of the member called name (which holds no
+// backslash, so it is its own claim path segment) in a raw object.
+func member(obj []byte, name string) ([]byte, bool) { return scanMember(obj, name) }
 
 // arrayIter walks the elements of a raw JSON array.
 type arrayIter struct {
@@ -705,7 +546,7 @@ type arrayIter struct {
 }
 
 func newArrayIter(arr []byte) arrayIter {
-	it := arrayIter{s: scanner{data: arr, depthLimit: maxJSONDepth}}
+	it := arrayIter{s: scanner{data: arr}}
 	it.s.ws()
 	if it.s.pos >= len(arr) || arr[it.s.pos] != '[' {
 		it.done, it.bad = true, true

@@ -240,3 +240,36 @@ func TestDecodeB64IsStrictBase64URL(t *testing.T) {
 		}
 	}
 }
+
+func TestParseIntoReusesTheToken(t *testing.T) {
+	var reused Token
+	first := tok(`{"alg":"RS256","kid":"k1"}`, `{"sub":"alice","cnf":{"jkt":"0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}}`)
+	if err := ParseInto(&reused, first, 0); err != nil {
+		t.Fatal(err)
+	}
+	kept, sub := reused.Payload, reused.Kid
+	t.Run("a second token leaves nothing of the first", func(t *testing.T) {
+		if err := ParseInto(&reused, tok(`{"alg":"ES256"}`, `{"iss":"https://idp"}`), 0); err != nil {
+			t.Fatal(err)
+		}
+		if reused.HasKid || reused.Kid != "" || reused.Alg != "ES256" {
+			t.Errorf("kid %q (has %v), alg %s", reused.Kid, reused.HasKid, reused.Alg)
+		}
+		if c, err := reused.Confirmation(); err != nil || c.Bound() {
+			t.Errorf("the first token's cnf is still read: %+v %v", c, err)
+		}
+		if iss, ok := reused.Issuer(); !ok || iss != "https://idp" {
+			t.Errorf("Issuer() = %q, %v", iss, ok)
+		}
+	})
+	t.Run("what was kept of the first stays intact", func(t *testing.T) {
+		if !strings.Contains(string(kept), `"sub":"alice"`) || sub != "k1" {
+			t.Errorf("payload %s, kid %q", kept, sub)
+		}
+	})
+	t.Run("a rejected token is an error, as with Parse", func(t *testing.T) {
+		if err := ParseInto(&reused, tok(`{"alg":"none"}`, claimsBase), 0); err != errAlgNone {
+			t.Errorf("error %v, want %v", err, errAlgNone)
+		}
+	})
+}

@@ -85,22 +85,13 @@ func lookupPath(payload []byte, idx *claimIndex, path string) ([]byte, bool) {
 		if kindOf(trimLeftWS(cur)) != kindObject {
 			return nil, false
 		}
-		it := membersOf(cur, nil)
-		if top {
-			it = membersOf(cur, idx)
-			top = false
+		var found bool
+		if top && idx != nil && !idx.overflow {
+			cur, found = idx.member(cur, seg)
+		} else {
+			cur, found = scanMember(cur, seg)
 		}
-		found := false
-		for {
-			n, v, ok := it.next()
-			if !ok {
-				break
-			}
-			if segmentEqual(n.decoded(), seg) {
-				cur, found = v, true
-				break
-			}
-		}
+		top = false
 		if !found {
 			return nil, false
 		}
@@ -108,6 +99,41 @@ func lookupPath(payload []byte, idx *claimIndex, path string) ([]byte, bool) {
 			return cur, true
 		}
 		rest = next
+	}
+}
+
+// member returns the value of the indexed member of payload that seg (an
+// escaped path segment) names. It compares the index's spans directly: in
+// wasm a call per member (the iterator's) costs more than the comparison.
+func (x *claimIndex) member(payload []byte, seg string) ([]byte, bool) {
+	plain := strings.IndexByte(seg, '\\') < 0 // the usual segment: compared as it is
+	for i := 0; i < x.n; i++ {
+		c := &x.members[i]
+		name := payload[c.name.start:c.name.end]
+		if plain && !c.name.escaped {
+			if len(name) != len(seg) || string(name) != seg {
+				continue
+			}
+		} else if !segmentEqual(jsonString{raw: name, escaped: c.name.escaped}.decoded(), seg) {
+			continue
+		}
+		return payload[c.valueStart:c.valueEnd], true
+	}
+	return nil, false
+}
+
+// scanMember returns the value of the member of obj that seg (an escaped
+// path segment) names, scanning obj.
+func scanMember(obj []byte, seg string) ([]byte, bool) {
+	it := newMemberIter(obj)
+	for {
+		n, v, ok := it.next()
+		if !ok {
+			return nil, false
+		}
+		if segmentEqual(n.decoded(), seg) {
+			return v, true
+		}
 	}
 }
 
@@ -169,29 +195,25 @@ func scopes(payload []byte, idx *claimIndex, claimNames []string) []string {
 }
 
 // splitSpaces splits on single spaces (the scope syntax of RFC 6749 §3.3),
-// ignoring empty items. It counts first so the result is one allocation.
+// ignoring empty items. The result is one allocation, sized by the spaces.
 func splitSpaces(s string) []string {
-	n := 0
-	for f, rest := nextSpaceItem(s); f != "" || rest != ""; f, rest = nextSpaceItem(rest) {
-		if f != "" {
+	n := 1
+	for i := 0; i < len(s); i++ {
+		if s[i] == ' ' {
 			n++
 		}
 	}
 	out := make([]string, 0, n)
-	for f, rest := nextSpaceItem(s); f != "" || rest != ""; f, rest = nextSpaceItem(rest) {
-		if f != "" {
-			out = append(out, f)
+	start := 0
+	for i := 0; i <= len(s); i++ {
+		if i == len(s) || s[i] == ' ' {
+			if i > start {
+				out = append(out, s[start:i])
+			}
+			start = i + 1
 		}
 	}
 	return out
-}
-
-// nextSpaceItem returns the text before the first space and the text after it.
-func nextSpaceItem(s string) (item, rest string) {
-	if i := strings.IndexByte(s, ' '); i >= 0 {
-		return s[:i], s[i+1:]
-	}
-	return s, ""
 }
 
 // ClaimContains reports whether the value at path holds at least one of
@@ -248,7 +270,8 @@ func scalarMatches(v []byte, values []string) bool {
 // elements as they are, others as compact JSON), objects as compact JSON,
 // numbers and booleans as their JSON text. Absent paths, null, and values
 // that contain control characters (which no header may carry) report false.
-// The result never shares memory with payload.
+// A string without escapes, a number and a boolean share memory with
+// payload, which must not be modified afterwards (Token payloads never are).
 func ClaimHeaderValue(payload []byte, path string) (string, bool) {
 	return claimHeaderValue(payload, nil, path)
 }
@@ -257,6 +280,33 @@ func ClaimHeaderValue(payload []byte, path string) (string, bool) {
 // Parse found its claims.
 func (t *Token) ClaimHeaderValue(path string) (string, bool) {
 	return claimHeaderValue(t.Payload, &t.claims, path)
+}
+
+// Issuer returns the token's iss when it is a JSON string (StringClaim("iss"),
+// found where Parse noted it).
+func (t *Token) Issuer() (string, bool) {
+	if t.claims.overflow {
+		return t.StringClaim("iss")
+	}
+	v, ok := t.registeredValue(t.registered.iss)
+	if !ok {
+		return "", false
+	}
+	s, ok := stringValue(v)
+	if !ok {
+		return "", false
+	}
+	return s.str(), true
+}
+
+// registeredValue returns the value of the indexed member at pos (1 + its
+// position, as registeredClaims keeps it; 0 for an absent claim).
+func (t *Token) registeredValue(pos int8) ([]byte, bool) {
+	if pos <= 0 || int(pos) > t.claims.n {
+		return nil, false
+	}
+	c := &t.claims.members[pos-1]
+	return t.Payload[c.valueStart:c.valueEnd], true
 }
 
 // StringClaim returns the top-level claim name when it is a JSON string
@@ -286,12 +336,16 @@ func claimHeaderValue(payload []byte, idx *claimIndex, path string) (string, boo
 	switch kindOf(v) {
 	case kindString:
 		s, ok := stringValue(v)
-		if !ok || !headerSafe(s.decoded()) {
+		if !ok {
 			return "", false
 		}
-		return string(s.decoded()), true
+		d := s.decoded()
+		if !headerSafe(d) {
+			return "", false
+		}
+		return bytesString(d), true
 	case kindNumber, kindBool:
-		return string(v), true
+		return bytesString(v), true
 	case kindObject:
 		out := compactJSON(make([]byte, 0, len(v)), v)
 		return string(out), true

@@ -1,9 +1,6 @@
 package jwt
 
-import (
-	"encoding/base64"
-	"strings"
-)
+import "strings"
 
 // DefaultMaxTokenBytes is the token size bound Parse applies when given
 // maxBytes <= 0 (the same as the filter's max_token_bytes default).
@@ -25,8 +22,10 @@ type Token struct {
 	Signature []byte
 
 	alg          Alg
-	signingInput string     // header "." payload, as received
-	claims       claimIndex // where Payload's top-level members are, recorded by Parse's strict check
+	signingInput string           // header "." payload, as received
+	claims       claimIndex       // where Payload's top-level members are, recorded by Parse's strict check
+	registered   registeredClaims // which of them the filter reads on every miss (when claims did not overflow)
+	scratch      *strictScratch   // the strict check's memory, kept for the next ParseInto
 }
 
 // Algorithm returns the token's alg as an Alg.
@@ -81,44 +80,25 @@ func payloadError(f jsonFault) error {
 	return errClaimsSyntax
 }
 
-// b64 is base64url without padding, rejecting non-zero trailing bits
-// (RFC 7515 §2 and Appendix C: one encoding per byte string).
-var b64 = base64.RawURLEncoding.Strict()
-
-// hasLineBreak reports whether s holds CR or LF: the standard decoder
-// silently skips those two bytes (and rejects every other byte outside the
-// alphabet), so checking for them first makes decoding exact. IndexByte
-// runs as assembly even in wasm, where a byte-by-byte table check of the
-// whole token cost several microseconds per Parse.
-func hasLineBreak(s string) bool {
-	return strings.IndexByte(s, '\n') >= 0 || strings.IndexByte(s, '\r') >= 0
-}
-
-// decodeB64 decodes a canonical unpadded base64url string into dst, which
-// must have room for b64.DecodedLen(len(s)) bytes.
-func decodeB64(dst []byte, s string) ([]byte, bool) {
-	if hasLineBreak(s) {
-		return nil, false
-	}
-	n, err := b64.Decode(dst, stringBytes(s))
-	if err != nil {
-		return nil, false
-	}
-	return dst[:n:n], true
-}
-
-// decodeB64String decodes into a new buffer.
-func decodeB64String(s string) ([]byte, bool) {
-	return decodeB64(make([]byte, b64.DecodedLen(len(s))), s)
-}
-
 // Parse decodes a compact JWS and checks everything that can be checked
 // without a key: three segments of canonical unpadded base64url, header and
 // payload strict JSON objects without duplicate member names and at most 32
 // levels deep, a supported alg (never "none"), no crit, no b64:false. The
 // header's jku, x5u, jwk and x5c are ignored: keys come only from the
 // caller's key set. maxBytes <= 0 means DefaultMaxTokenBytes.
-func Parse(raw string, maxBytes int) (*Token, error) {
+func Parse(raw string, maxBytes int) (*Token, error) { return parse(raw, maxBytes, nil) }
+
+// ParseInto is Parse into a Token the caller provides, so a caller that
+// parses a token per request can reuse one (the payload buffer is still
+// new for each token: what the caller keeps of a token stays valid). On an
+// error *t holds nothing useful.
+func ParseInto(t *Token, raw string, maxBytes int) error {
+	_, err := parse(raw, maxBytes, t)
+	return err
+}
+
+// parse is Parse, into t when it is not nil.
+func parse(raw string, maxBytes int, t *Token) (*Token, error) {
 	if maxBytes <= 0 {
 		maxBytes = DefaultMaxTokenBytes
 	}
@@ -154,14 +134,15 @@ func Parse(raw string, maxBytes int) (*Token, error) {
 		return nil, errUnsigned
 	}
 
-	// One allocation holds all three decoded segments.
-	hn, pn, sn := b64.DecodedLen(len(hSeg)), b64.DecodedLen(len(pSeg)), b64.DecodedLen(len(sSeg))
-	buf := make([]byte, hn+pn+sn)
-	header, ok := decodeB64(buf[:hn], hSeg)
+	// One allocation holds all three decoded segments (and the decoder's
+	// slack after the last).
+	hn, pn, sn := b64DecodedLen(len(hSeg)), b64DecodedLen(len(pSeg)), b64DecodedLen(len(sSeg))
+	buf := make([]byte, hn+pn+sn+b64Slack)
+	header, ok := decodeB64(buf, hSeg)
 	if !ok {
 		return nil, errBase64
 	}
-	payload, ok := decodeB64(buf[hn:hn+pn], pSeg)
+	payload, ok := decodeB64(buf[hn:], pSeg)
 	if !ok {
 		return nil, errBase64
 	}
@@ -169,55 +150,132 @@ func Parse(raw string, maxBytes int) (*Token, error) {
 	if !ok {
 		return nil, errBase64
 	}
-	if f := checkObject(header); f != jsonOK {
-		return nil, headerError(f)
+	fresh := t == nil
+	if fresh {
+		t = new(Token)
 	}
-	t := &Token{Raw: raw, Header: header, Payload: payload, Signature: sig, signingInput: raw[:d2]}
-	if f := checkObjectIndexed(payload, &t.claims); f != jsonOK {
-		return nil, payloadError(f)
-	}
-
-	it := newMemberIter(header)
-	hasAlg := false
-	for {
-		name, v, ok := it.next()
-		if !ok {
-			break
+	// Field by field: the claim index's members past its count are never
+	// read, and zeroing the whole Token (~900 bytes) twice per token is
+	// measurable in wasm.
+	t.Raw, t.Alg, t.Kid, t.HasKid, t.alg = raw, "", "", false, 0
+	t.Header, t.Payload, t.Signature, t.signingInput = header, payload, sig, raw[:d2]
+	t.claims.reset()
+	t.registered = registeredClaims{}
+	// A fresh Token's check works in memory on this stack, zeroed once for
+	// the header and the payload; a reused one keeps its own.
+	var err error
+	if fresh {
+		var sc strictScratch
+		err = t.check(&sc)
+	} else {
+		if t.scratch == nil {
+			t.scratch = new(strictScratch)
 		}
-		switch {
-		case name.equalString("alg"):
+		err = t.check(t.scratch)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// check applies the strict JSON rules to the decoded header and payload and
+// reads the header. The header's members are read from the index its
+// strict check records (t.claims, for the moment). Their verdict waits
+// until the payload has been checked: a token with a malformed payload is
+// malformed whatever its header says, as it always was.
+func (t *Token) check(sc *strictScratch) error {
+	if f := checkStrict(t.Header, &t.claims, sc); f != jsonOK {
+		return headerError(f)
+	}
+	hasAlg, headerErr := t.readHeader()
+	t.claims.reset()
+	if f := checkStrict(t.Payload, &t.claims, sc); f != jsonOK {
+		return payloadError(f)
+	}
+	if !t.claims.overflow {
+		t.registered = registeredOf(t.Payload, &t.claims)
+	}
+	if headerErr != nil {
+		return headerErr
+	}
+	if !hasAlg {
+		return errNoAlg
+	}
+	return nil
+}
+
+// readHeader reads alg, kid, crit and b64 from the header, in member order
+// (the first member that breaks a rule decides the error), through the
+// index t.claims holds for it.
+func (t *Token) readHeader() (hasAlg bool, err error) {
+	if t.claims.overflow {
+		it := newMemberIter(t.Header)
+		for {
+			name, v, ok := it.next()
+			if !ok {
+				return hasAlg, nil
+			}
+			if err := t.headerMember(name.decoded(), v, &hasAlg); err != nil {
+				return hasAlg, err
+			}
+		}
+	}
+	for i := 0; i < t.claims.n; i++ {
+		c := &t.claims.members[i]
+		name := jsonString{raw: t.Header[c.name.start:c.name.end], escaped: c.name.escaped}.decoded()
+		if err := t.headerMember(name, t.Header[c.valueStart:c.valueEnd], &hasAlg); err != nil {
+			return hasAlg, err
+		}
+	}
+	return hasAlg, nil
+}
+
+// The header members Parse reads, as the three bytes of their names read
+// little-endian.
+const (
+	headerALG = 'a' | 'l'<<8 | 'g'<<16
+	headerKID = 'k' | 'i'<<8 | 'd'<<16
+	headerB64 = 'b' | '6'<<8 | '4'<<16
+)
+
+// headerMember reads one header member (its decoded name and raw value).
+func (t *Token) headerMember(name, v []byte, hasAlg *bool) error {
+	switch len(name) {
+	case 3:
+		switch uint32(name[0]) | uint32(name[1])<<8 | uint32(name[2])<<16 {
+		case headerALG:
 			s, ok := stringValue(v)
 			if !ok {
-				return nil, errAlgType
+				return errAlgType
 			}
-			hasAlg = true
+			*hasAlg = true
 			algName := s.str()
 			a, ok := ParseAlg(algName)
 			if !ok {
 				if strings.EqualFold(algName, "none") {
-					return nil, errAlgNone
+					return errAlgNone
 				}
-				return nil, errAlgUnknown
+				return errAlgUnknown
 			}
 			t.alg, t.Alg = a, a.String()
-		case name.equalString("crit"):
-			return nil, errCrit
-		case name.equalString("b64"):
+		case headerB64:
 			// RFC 7797: b64:false changes what is signed. It is not
 			// supported; an explicit true changes nothing.
 			if string(v) != "true" {
-				return nil, errB64
+				return errB64
 			}
-		case name.equalString("kid"):
+		case headerKID:
 			s, ok := stringValue(v)
 			if !ok {
-				return nil, errKidType
+				return errKidType
 			}
 			t.Kid, t.HasKid = s.str(), true
 		}
+	case 4:
+		if string(name) == "crit" {
+			return errCrit
+		}
 	}
-	if !hasAlg {
-		return nil, errNoAlg
-	}
-	return t, nil
+	return nil
 }
