@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/scopegate/scopegate/host"
+	"github.com/scopegate/scopegate/internal/testjwt"
 	"github.com/scopegate/scopegate/internal/wasmbuild"
 )
 
@@ -31,7 +32,13 @@ import (
 // evict the hit rows' token; RS* and ES* signatures checked by the host's
 // verify_signature) and miss_<alg>_go (the same with host_crypto "off", in
 // a third VM); dpop_ES256 and dpop_ES256_go (a cached DPoP-bound token with
-// a fresh ES256 proof per request, in VMs of their own).
+// a fresh ES256 proof per request, in VMs of their own); flood_<alg> and
+// flood_<alg>_go (the forged-token flood of issue #14: tokens under the
+// provider's kid signed by another key, a pool of floodPoolSize distinct
+// ones sent in turn, each answered 401 after the signature check, through
+// verify_signature and in Go, in VMs of their own). Flood rows also report
+// rps (requests per second of one worker, from the median) and, on the
+// host path's row, x-go-rps: its rps over the Go path's.
 //
 // Method (the same in both engines): warm-up first (reused requests for
 // engineWarmup, which also sizes their batches to about engineBatch; miss
@@ -67,6 +74,15 @@ var missBatch = map[string]int{"RS256": 40, "PS256": 40, "ES256": 10, "ES384": 4
 
 const missWarmupBatches = 2
 
+// floodAlgs are the algorithms of the forged-token flood rows (issue #14's
+// targets), and floodPoolSize how many distinct forged tokens a flood row
+// sends in turn (as BenchmarkHostCrypto's flood: a forged token is never
+// cached, so the pool only keeps the requests from being one repeated
+// string).
+var floodAlgs = []string{"RS256", "ES256"}
+
+const floodPoolSize = 64
+
 // engineScenario is what both engines run; it is also the input of
 // bench/v8/bench.mjs, so its JSON names are that script's.
 type engineScenario struct {
@@ -87,6 +103,7 @@ type engineRow struct {
 	Module        string      `json:"module"`
 	Requests      []jsRequest `json:"requests"`
 	Reuse         bool        `json:"reuse"`
+	Cycle         bool        `json:"cycle,omitempty"` // requests sent in turn, round and round, batches sized like reuse
 	Batch         int         `json:"batch,omitempty"`
 	WarmupBatches int         `json:"warmupBatches,omitempty"`
 	Expect        struct {
@@ -106,12 +123,14 @@ func newEngineScenario(tb testing.TB, rounds int) *engineScenario {
 	sc := &engineScenario{
 		Rounds: rounds, WarmupMs: int(engineWarmup / time.Millisecond), BatchMs: int(engineBatch / time.Millisecond),
 		Modules: map[string]engineModule{
-			"passthrough":       {Path: build(tb, modPassthrough)},
-			"scopegate":         {Path: sg, PluginConfig: cfg},
-			"scopegate-miss":    {Path: sg, PluginConfig: cfg},
-			"scopegate-miss-go": {Path: sg, PluginConfig: goCrypto},
-			"scopegate-dpop":    {Path: sg, PluginConfig: cfg},
-			"scopegate-dpop-go": {Path: sg, PluginConfig: goCrypto},
+			"passthrough":        {Path: build(tb, modPassthrough)},
+			"scopegate":          {Path: sg, PluginConfig: cfg},
+			"scopegate-miss":     {Path: sg, PluginConfig: cfg},
+			"scopegate-miss-go":  {Path: sg, PluginConfig: goCrypto},
+			"scopegate-dpop":     {Path: sg, PluginConfig: cfg},
+			"scopegate-dpop-go":  {Path: sg, PluginConfig: goCrypto},
+			"scopegate-flood":    {Path: sg, PluginConfig: cfg},
+			"scopegate-flood-go": {Path: sg, PluginConfig: goCrypto},
 		},
 	}
 	hit := mint(keyFor("RS256"))
@@ -166,18 +185,29 @@ func newEngineScenario(tb testing.TB, rounds int) *engineScenario {
 	}
 	fresh("dpop_ES256", "scopegate-dpop", missBatch["ES256"], dpopRequest)
 	fresh("dpop_ES256_go", "scopegate-dpop-go", missBatch["ES256"], dpopRequest)
+	// The forged-token flood: the provider's kid, another key's signature,
+	// through verify_signature and in Go.
+	for _, alg := range floodAlgs {
+		pool := floodPool(alg)
+		add("flood_"+alg, "scopegate-flood", 401, pool...).Cycle = true
+		add("flood_"+alg+"_go", "scopegate-flood-go", 401, pool...).Cycle = true
+	}
 	// SCOPEGATE_BENCH_ENGINE_BASELINE names another build of the module
-	// (an earlier commit's, say): its hit, 401 and 403 rows run beside
-	// these, named <row>_baseline, for a before/after in one run.
+	// (an earlier commit's, say): its hit, 401, 403 and flood rows run
+	// beside these, named <row>_baseline, for a before/after in one run.
 	if base := os.Getenv("SCOPEGATE_BENCH_ENGINE_BASELINE"); base != "" {
 		sc.Modules["baseline"] = engineModule{Path: base, PluginConfig: cfg}
-		for _, name := range []string{"hit_minimal", "hit_browser", "missing_token", "denied_scope"} {
-			for _, r := range sc.Rows {
-				if r.Name == name {
-					r.Name, r.Module = name+"_baseline", "baseline"
-					sc.Rows = append(sc.Rows, r)
-					break
-				}
+		sc.Modules["baseline-flood"] = engineModule{Path: base, PluginConfig: cfg}
+		sc.Modules["baseline-flood-go"] = engineModule{Path: base, PluginConfig: goCrypto}
+		baseline := map[string]string{"hit_minimal": "baseline", "hit_browser": "baseline", "missing_token": "baseline",
+			"denied_scope": "baseline"}
+		for _, alg := range floodAlgs {
+			baseline["flood_"+alg], baseline["flood_"+alg+"_go"] = "baseline-flood", "baseline-flood-go"
+		}
+		for _, r := range sc.Rows {
+			if module, ok := baseline[r.Name]; ok {
+				r.Name, r.Module = r.Name+"_baseline", module
+				sc.Rows = append(sc.Rows, r)
 			}
 		}
 	}
@@ -192,6 +222,17 @@ func newEngineScenario(tb testing.TB, rounds int) *engineScenario {
 		}
 	}
 	return sc
+}
+
+// floodPool is floodPoolSize minimal requests, each carrying a distinct
+// token under the provider's alg key id, signed by another key of that alg.
+func floodPool(alg string) []host.Request {
+	forger := testjwt.CachedKey(alg, "flood-forger").WithKid(keyFor(alg).Kid)
+	pool := make([]host.Request, floodPoolSize)
+	for i := range pool {
+		pool[i] = minimalRequest("/api/orders/42", mint(forger))
+	}
+	return pool
 }
 
 // minimalRequest carries only the pseudo headers and the token: 5 headers.
@@ -278,12 +319,20 @@ func reportEngine(b *testing.B, res engineResult) {
 		b.Fatalf("the hit rows' VM counted %v cache misses, want 1", misses)
 	}
 	// Signatures took the path each module's host_crypto says.
-	for _, module := range []string{"scopegate-miss", "scopegate-dpop"} {
+	for _, module := range []string{"scopegate-miss", "scopegate-dpop", "scopegate-flood"} {
 		m := res.Modules[module].Metrics
 		if m["scopegate.signature.host"] == 0 || res.Modules[module+"-go"].Metrics["scopegate.signature.host"] != 0 {
 			b.Fatalf("verify_signature checked %v signatures for %s and %v for %s-go; want some and none",
 				m["scopegate.signature.host"], module, res.Modules[module+"-go"].Metrics["scopegate.signature.host"], module)
 		}
+	}
+	// Every forged token's signature was refused by verify_signature, none in Go.
+	if n := res.Modules["scopegate-flood"].Metrics["scopegate.signature.guest"]; n != 0 {
+		b.Fatalf("the flood's host path checked %v signatures in Go, want 0", n)
+	}
+	medians := map[string]float64{}
+	for _, r := range res.Rows {
+		medians[r.Name] = r.MedianNs
 	}
 	for _, r := range res.Rows {
 		if r.HostCalls != nil {
@@ -300,6 +349,14 @@ func reportEngine(b *testing.B, res engineResult) {
 			b.ReportMetric(r.MaxNs, "max-ns/op")
 			b.ReportMetric(r.PairedRatio, "paired-x-floor")
 			b.ReportMetric(float64(r.Batch), "requests/batch")
+			if strings.HasPrefix(r.Name, "flood_") {
+				b.ReportMetric(1e9/r.MedianNs, "rps")
+				// flood_RS256 against flood_RS256_go (and their _baseline twins).
+				host, suffix, _ := strings.Cut(r.Name, "_baseline")
+				if goNs, ok := medians[host+"_go"+suffix]; ok && !strings.HasSuffix(host, "_go") {
+					b.ReportMetric(goNs/r.MedianNs, "x-go-rps")
+				}
+			}
 			if r.HostCalls != nil {
 				total := 0
 				for n, c := range r.HostCalls {
@@ -361,7 +418,11 @@ func runWazeroEngine(b *testing.B, sc *engineScenario) engineResult {
 		var err error
 		for i := 0; i < n; i++ {
 			req := r.requests[0]
-			if !r.Reuse {
+			switch {
+			case r.Cycle:
+				req = r.requests[r.next%len(r.requests)]
+				r.next++
+			case !r.Reuse:
 				req = r.requests[r.next]
 				r.next++
 			}
@@ -375,7 +436,7 @@ func runWazeroEngine(b *testing.B, sc *engineScenario) engineResult {
 		return float64(elapsed.Nanoseconds()) / float64(n)
 	}
 	for _, r := range rows {
-		if r.Reuse {
+		if r.Reuse || r.Cycle {
 			n, spent, best := 1, 0.0, math.Inf(1)
 			for spent < float64(engineWarmup.Nanoseconds()) {
 				per := runBatch(r, n)
@@ -429,7 +490,7 @@ func runWazeroEngine(b *testing.B, sc *engineScenario) engineResult {
 			m.Violations = append(m.Violations, jsViolation{Rule: v.Rule, VM: v.VM, Detail: v.Detail})
 		}
 		m.Metrics = map[string]float64{}
-		for _, metric := range []string{"scopegate.cache.miss", "scopegate.signature.host"} {
+		for _, metric := range []string{"scopegate.cache.miss", "scopegate.signature.host", "scopegate.signature.guest"} {
 			if n, ok := h.Metric(metric); ok {
 				m.Metrics[metric] = float64(n)
 			}

@@ -281,17 +281,24 @@ func (h *httpContext) authorize() (action types.Action) {
 	return types.ActionPause
 }
 
-// sendInvalid answers 401 invalid_token with the jwt package's client-safe text.
+// sendInvalid answers 401 invalid_token with the jwt package's client-safe
+// text, an answer rendered once per text (invalidAnswers); iss, unverified,
+// goes only into this request's log line.
 func (h *httpContext) sendInvalid(err error, iss, method, path string) {
-	desc := "invalid token"
+	pc := h.plugin
+	pc.sendFor(pc.invalid.denial(invalidDescription(err), pc.cfg.Realm), iss, method, path)
+}
+
+// invalidDescription is the 401's description for a rejected token.
+func invalidDescription(err error) string {
 	// The jwt package's errors come unwrapped; errors.As walks with
 	// reflection (microseconds in wasm, on every forged token).
 	if je, ok := err.(*jwt.Error); ok {
-		desc = je.Error()
+		return je.Error()
 	} else if wrapped := (*jwt.Error)(nil); errors.As(err, &wrapped) {
-		desc = wrapped.Error()
+		return wrapped.Error()
 	}
-	h.plugin.send(&denial{kind: denyInvalid, description: desc, reason: "invalid token: " + desc, iss: iss}, method, path)
+	return "invalid token"
 }
 
 // finish checks a verified token's sender constraints (certbound.go,

@@ -55,6 +55,7 @@ type pluginContext struct {
 	logBuf    []byte         // the denial log line (logDenial)
 	idle      []*httpContext // contexts of deleted streams, for new ones
 	parsed    jwt.Token      // the token a cache miss parses, reused (http.go)
+	invalid   invalidAnswers // the 401s for rejected tokens, by description (respond.go)
 }
 
 // OnPluginStart (proxy_on_configure) parses the configuration. A bad

@@ -220,8 +220,12 @@ func (c *Config) scan(m abi.HeaderMap, r *request, remove func(name string)) {
 					r.note(foundToken{raw: raw, place: inHeader, name: e.name, dpop: src.dpop})
 					// Envoy joins a repeated inline header (Authorization is
 					// one) into one value with ",", which no token holds:
-					// each comma is one more token (a 400).
-					r.tokens += strings.Count(raw, ",")
+					// each comma is one more token (a 400). IndexByte is
+					// assembly in wasm, Count a byte loop (2.5 µs on a
+					// token, in V8): count only when there is a comma.
+					if strings.IndexByte(raw, ',') >= 0 {
+						r.tokens += strings.Count(raw, ",")
+					}
 				}
 			}
 			switch {

@@ -236,7 +236,15 @@ func writeJSONString(b *strings.Builder, s string) {
 }
 
 // send answers the stream with the denial, counts it and logs it.
-func (pc *pluginContext) send(d *denial, method, path string) {
+func (pc *pluginContext) send(d *denial, method, path string) { pc.sendFor(d, "", method, path) }
+
+// sendFor is send with the request's unverified iss, which ends the log
+// line (` iss="..."`) after the denial's own tail: a denial shared by
+// requests with different issuers (one without sub and iss, as
+// invalidAnswers keeps them) then logs exactly what a denial made for this
+// request with iss set would, and no issuer is kept from one request to
+// the next.
+func (pc *pluginContext) sendFor(d *denial, iss, method, path string) {
 	realm := ""
 	if pc.cfg != nil {
 		realm = pc.cfg.Realm
@@ -262,23 +270,29 @@ func (pc *pluginContext) send(d *denial, method, path string) {
 	if err := abi.SendHttpResponseMap(d.status(), a.headers, a.body, -1); err != nil {
 		abi.LogError("sending the " + strconv.Itoa(int(d.status())) + " answer failed: " + err.Error())
 	}
-	pc.logDenial(d, a, method, path)
+	pc.logDenial(d, a, iss, method, path)
 }
 
 // logDenial writes the info line for a denial: status, method, path (query
-// excluded, it may carry the token), reason, and sub/iss when known. The
-// line is built in a buffer the plugin reuses.
-func (pc *pluginContext) logDenial(d *denial, a *localAnswer, method, path string) {
+// excluded, it may carry the token), reason, and sub/iss when known (iss
+// given here comes after the answer's tail, see sendFor). The line is
+// built in a buffer the plugin reuses.
+func (pc *pluginContext) logDenial(d *denial, a *localAnswer, iss, method, path string) {
 	level := abi.LogLevelInfo
 	if d.kind == denyInternal {
 		level = abi.LogLevelError
 	} else if !abi.LogEnabled(level) {
 		return // the host drops info lines: do not build one
 	}
+	pc.logBuf = appendDenialLine(pc.logBuf[:0], d, a, iss, method, path)
+	abi.LogBytes(level, pc.logBuf)
+}
+
+// appendDenialLine appends a denial's log line to b.
+func appendDenialLine(b []byte, d *denial, a *localAnswer, iss, method, path string) []byte {
 	if q := strings.IndexByte(path, '?'); q >= 0 {
 		path = path[:q]
 	}
-	b := pc.logBuf[:0]
 	b = append(b, "denied "...)
 	b = strconv.AppendUint(b, uint64(d.status()), 10)
 	b = append(b, ' ')
@@ -286,8 +300,53 @@ func (pc *pluginContext) logDenial(d *denial, a *localAnswer, method, path strin
 	b = append(b, ' ')
 	b = append(b, logSafe(path, 256)...)
 	b = append(b, a.logTail...)
-	pc.logBuf = b
-	abi.LogBytes(level, b)
+	return appendIssuer(b, iss)
+}
+
+// appendIssuer appends ` iss="..."` for a known issuer, bounded and
+// quoted so a client-chosen one cannot forge log lines.
+func appendIssuer(b []byte, iss string) []byte {
+	if iss == "" {
+		return b
+	}
+	b = append(b, " iss="...)
+	return appendQuoteLog(b, logSafe(iss, 256))
+}
+
+// invalidAnswers keeps the 401 invalid_token answers by description,
+// rendered once: a flood of forged tokens (a valid kid, a wrong signature)
+// then costs no rendering, only the log line's method, path and iss. The
+// answer depends on nothing else: the realm is the configuration's, and
+// the unverified iss is not part of it (sendFor writes it into the log
+// line of each request), so no request's text can reach another's answer.
+// The descriptions are the jwt package's fixed messages (jwt.Error: written
+// by that package, never token content); the map still holds at most
+// maxInvalidAnswers of them, and a description past that is rendered for
+// its request alone.
+type invalidAnswers struct {
+	realm  string
+	byDesc map[string]*denial
+}
+
+// maxInvalidAnswers bounds invalidAnswers (the jwt package has about 45
+// messages a token can get here).
+const maxInvalidAnswers = 64
+
+// denial returns the 401 for a token rejected with description desc,
+// rendered for realm.
+func (ia *invalidAnswers) denial(desc, realm string) *denial {
+	if ia.byDesc == nil || ia.realm != realm {
+		ia.realm, ia.byDesc = realm, make(map[string]*denial)
+	}
+	if d, ok := ia.byDesc[desc]; ok {
+		return d
+	}
+	d := &denial{kind: denyInvalid, description: desc, reason: "invalid token: " + desc}
+	d.render(realm)
+	if len(ia.byDesc) < maxInvalidAnswers {
+		ia.byDesc[desc] = d
+	}
+	return d
 }
 
 // appendQuoteLog appends strconv.Quote(s) with a fast path: printable

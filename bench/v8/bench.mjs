@@ -7,15 +7,18 @@
 //
 // Scenario: {"rounds", "warmupMs", "batchMs", "modules": {name: {"path",
 // "pluginConfig"}}, "rows": [{"name", "module", "requests": [...],
-// "reuse": bool, "batch": n, "warmupBatches": n, "expect": {"continue":
-// true} | {"status": n}}]}. A row named "floor" is the baseline.
+// "reuse": bool, "cycle": bool, "batch": n, "warmupBatches": n, "expect":
+// {"continue": true} | {"status": n}}]}. A row named "floor" is the
+// baseline.
 //
 // A row with reuse sends its one request again and again; its batch size
-// is calibrated during warm-up so a batch lasts about batchMs. A row
-// without reuse (cache misses: a fresh token per request) takes its
-// requests in order, "batch" of them per batch, after warmupBatches
-// batches of warm-up. Rounds interleave the rows (round 1: every row's
-// batch, round 2: ...), so load on a shared machine hits all rows alike.
+// is calibrated during warm-up so a batch lasts about batchMs. A row with
+// cycle (a pool of forged tokens) sends its requests in turn, round and
+// round, its batches sized the same way. Any other row (cache misses: a
+// fresh token per request) takes its requests in order, "batch" of them
+// per batch, after warmupBatches batches of warm-up. Rounds interleave
+// the rows (round 1: every row's batch, round 2: ...), so load on a shared
+// machine hits all rows alike.
 // Every answer is checked against the row's "expect"; a wrong one stops
 // the run.
 //
@@ -68,6 +71,12 @@ function runBatch(row, n) {
       d = host.request(req);
       if (d.continue !== row.expectContinue) check(row, d);
     }
+  } else if (row.cycle) {
+    const reqs = row.requests;
+    for (let i = 0; i < n; i++) {
+      d = host.request(reqs[row.next++ % reqs.length]);
+      if (d.continue !== row.expectContinue) check(row, d);
+    }
   } else {
     for (let i = 0; i < n; i++) {
       d = host.request(row.requests[row.next++]);
@@ -83,7 +92,7 @@ function runBatch(row, n) {
 // and reused rows get a batch size worth about batchMs.
 for (const row of rows) {
   row.expectContinue = row.expect.continue === true;
-  if (row.reuse) {
+  if (row.reuse || row.cycle) {
     check(row, row.host.request(row.requests[0]));
     let n = 1, spent = 0, best = Infinity;
     const deadline = scenario.warmupMs * 1e6;
@@ -118,7 +127,7 @@ for (let round = 0; round < scenario.rounds; round++) {
 
 // What one request of each row asks of the host (counted outside the timing).
 for (const row of rows) {
-  const req = row.reuse ? row.requests[0] : row.requests[row.requests.length - 1];
+  const req = row.reuse || row.cycle ? row.requests[0] : row.requests[row.requests.length - 1];
   row.hostCalls = row.host.countCalls(() => check(row, row.host.request(req)));
 }
 

@@ -21,16 +21,18 @@ if (!scenarioPath || !rowName) {
 const scenario = JSON.parse(readFileSync(scenarioPath, 'utf8'));
 const row = scenario.rows.find((r) => r.name === rowName);
 if (row === undefined) throw new Error(`no row ${rowName}; rows: ${scenario.rows.map((r) => r.name).join(' ')}`);
-if (!row.reuse) throw new Error(`row ${rowName} needs a fresh token per request; profile a row that reuses its request`);
+if (!row.reuse && !row.cycle) throw new Error(`row ${rowName} needs a fresh token per request; profile a row that reuses its requests`);
 const m = scenario.modules[row.module];
 const host = await Host.load(readFileSync(m.path), { pluginConfig: m.pluginConfig ?? '' });
-const req = row.requests[0];
+// A row with cycle (the flood's pool of forged tokens) sends its requests in turn.
+let next = 0;
+const nextRequest = row.cycle ? () => row.requests[next++ % row.requests.length] : () => row.requests[0];
 const want = row.expect.continue ? 'continue' : row.expect.status;
 const answer = (d) => (d.continue ? 'continue' : d.status);
 
 // Warm up (V8 compiles each function when it first runs), then profile.
 const warmUntil = performance.now() + 1000;
-while (performance.now() < warmUntil) host.request(req);
+while (performance.now() < warmUntil) host.request(nextRequest());
 const session = new Session();
 session.connect();
 await session.post('Profiler.enable');
@@ -41,7 +43,7 @@ const until = performance.now() + Number(seconds) * 1000;
 // The clock is read every 64 requests, so that it stays out of the profile.
 while (performance.now() < until) {
   for (let i = 0; i < 64; i++) {
-    const d = host.request(req);
+    const d = host.request(nextRequest());
     if (answer(d) !== want) throw new Error(`answer ${answer(d)}, want ${want}`);
   }
   n += 64;
