@@ -282,6 +282,13 @@ func (s *tokenSource) match(value string) (string, bool) {
 	return stripSchemeWord(value, s.scheme, s.spaced)
 }
 
+// newTokenSource prepares a from_headers source for matching values.
+func newTokenSource(h HeaderSource) tokenSource {
+	scheme := strings.TrimRight(h.ValuePrefix, " ")
+	return tokenSource{scheme: scheme, spaced: len(scheme) < len(h.ValuePrefix),
+		dpop: h.isDPoPScheme(), initial: schemeInitial(scheme)}
+}
+
 // schemeInitial is tokenSource.initial for a scheme word.
 func schemeInitial(scheme string) byte {
 	if scheme == "" {
@@ -320,10 +327,8 @@ func (c *Config) deriveReadNames() {
 		entry(name).strip = true
 	}
 	for _, h := range c.headerSources {
-		scheme := strings.TrimRight(h.ValuePrefix, " ")
 		e := entry(h.Name)
-		e.tokens = append(e.tokens, tokenSource{scheme: scheme, spaced: len(scheme) < len(h.ValuePrefix),
-			dpop: h.isDPoPScheme(), initial: schemeInitial(scheme)})
+		e.tokens = append(e.tokens, newTokenSource(h))
 	}
 	entry("dpop").dpop = true
 	for _, name := range methodOverrideHeaders {
