@@ -307,19 +307,26 @@ func TestCtrlCStopsEverything(t *testing.T) {
 	}
 }
 
-// readmeAnswerHeader returns the values of header in the answer the
-// README's walkthrough shows under statusLine, in order.
-func readmeAnswerHeader(t *testing.T, statusLine, header string) []string {
+// repoFile returns the text of a file of the repository, path relative to
+// its root.
+func repoFile(t *testing.T, path ...string) string {
 	t.Helper()
 	root, err := wasmbuild.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
-	data, err := os.ReadFile(filepath.Join(root, "README.md"))
+	data, err := os.ReadFile(filepath.Join(append([]string{root}, path...)...))
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, answer, ok := strings.Cut(string(data), "\n"+statusLine+"\n")
+	return string(data)
+}
+
+// readmeAnswerHeader returns the values of header in the answer the
+// README's walkthrough shows under statusLine, in order.
+func readmeAnswerHeader(t *testing.T, statusLine, header string) []string {
+	t.Helper()
+	_, answer, ok := strings.Cut(repoFile(t, "README.md"), "\n"+statusLine+"\n")
 	if !ok {
 		t.Fatalf("README.md shows no %q answer", statusLine)
 	}
@@ -340,15 +347,7 @@ func readmeAnswerHeader(t *testing.T, statusLine, header string) []string {
 // for the user without the scope.
 func readmeDenialLine(t *testing.T) string {
 	t.Helper()
-	root, err := wasmbuild.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := os.ReadFile(filepath.Join(root, "README.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, line := range strings.Split(string(data), "\n") {
+	for _, line := range strings.Split(repoFile(t, "README.md"), "\n") {
 		if strings.HasPrefix(line, "[...]") && strings.Contains(line, "denied 403 GET /oidc/hello:") {
 			return line
 		}
