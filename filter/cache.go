@@ -49,7 +49,7 @@ func newTokenCache(max int) *tokenCache {
 func (c *tokenCache) get(raw string, now time.Time, current func(*Provider) *jwt.KeySet) (*verifiedToken, bool) {
 	h := c.hash(raw)
 	e, ok := c.entries[h]
-	if !ok || !sameToken(e.raw, raw) {
+	if !ok || !sameString(e.raw, raw) {
 		return nil, false
 	}
 	if now.After(e.expires) {
@@ -120,7 +120,7 @@ func (c *tokenCache) put(raw string, t verifiedToken, keys *jwt.KeySet, key *jwt
 // are told apart as well as by the whole token, for a fixed cost (hashing
 // in wasm costs about 3 ns a byte; a signature segment is 43 to 700
 // bytes). The map hashes the key again with its own seed. A lookup still
-// compares the whole token, once (sameToken).
+// compares the whole token, once (sameString).
 func (c *tokenCache) hash(raw string) uint64 {
 	const mul = 0x9e3779b97f4a7c15 // odd: multiplying by it loses no bit
 	if len(raw) < 16 {
@@ -132,9 +132,6 @@ func (c *tokenCache) hash(raw string) uint64 {
 	}
 	return ((word(raw, len(raw)-16) ^ c.seed) * mul) ^ word(raw, len(raw)-8)
 }
-
-// sameToken reports whether two tokens are the same bytes (sameString).
-func sameToken(a, b string) bool { return sameString(a, b) }
 
 // remember records h as the newest insertion. Once order is full, h takes
 // the place of the insertion max places back, whose key it returns (ok):
@@ -158,5 +155,3 @@ func (c *tokenCache) remember(h uint64) (old uint64, ok bool) {
 	}
 	return old, true
 }
-
-func (c *tokenCache) len() int { return len(c.entries) }

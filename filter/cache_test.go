@@ -131,6 +131,23 @@ func TestTokenCache(t *testing.T) {
 			t.Fatalf("the repeated token cached = %v, len %d; want true, 4", ok, c.len())
 		}
 	})
+	t.Run("a token stored again in the place it held before is kept", func(t *testing.T) {
+		// "first" expires and get drops it; stored again, it is new to the
+		// map, and the place its key takes in order is the one it held.
+		c := newTokenCache(4)
+		c.put("first", vt, setA, setA.Keys[0], now.Add(time.Minute), true, now)
+		for i := 0; i < 3; i++ {
+			c.put("tok"+strconv.Itoa(i), vt, setA, setA.Keys[0], now.Add(time.Hour), true, now)
+		}
+		later := now.Add(2 * time.Minute)
+		if _, ok := c.get("first", later, lookup); ok {
+			t.Fatal("an expired entry was served")
+		}
+		c.put("first", vt, setA, setA.Keys[0], later.Add(time.Hour), true, later)
+		if _, ok := c.get("first", later, lookup); !ok {
+			t.Fatal("the token stored again was dropped at once")
+		}
+	})
 	t.Run("the bound holds while entries expire, come back and are replaced", func(t *testing.T) {
 		c := newTokenCache(8)
 		r := rand.New(rand.NewPCG(5, 6))
@@ -171,6 +188,9 @@ func TestCachedTokensFollowTheKeySet(t *testing.T) {
 		t.Errorf("hit %d miss %d, want 2 and 1", h.counter(metricCacheHit), h.counter(metricCacheMiss))
 	}
 }
+
+// len is how many entries the cache holds.
+func (c *tokenCache) len() int { return len(c.entries) }
 
 func BenchmarkCachedRequest(b *testing.B) {
 	h := startFilter(b, localConfig(`"claim_to_headers":[{"claim":"sub","header":"x-sub"}]`, `"rules":[{"match":{"prefix":"/"},"requires":{"scopes":["read"]}}]`))

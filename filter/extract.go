@@ -67,17 +67,11 @@ func (c *Config) noteCookieTokens(r *request, value string) {
 	}
 }
 
-// stripScheme matches a header value against a value_prefix such as
-// "Bearer ": the scheme word case-insensitively, then (when the prefix ends
-// in a space) one or more spaces. ok is false when the value uses another
+// stripSchemeWord matches a header value against a value_prefix such as
+// "Bearer ", split into its scheme word and whether a separator must follow
+// it (tokenSource): the scheme word case-insensitively, then (when spaced)
+// one or more spaces or tabs. ok is false when the value uses another
 // scheme (e.g. "Basic ..."), which is not a token for this source.
-func stripScheme(value, prefix string) (token string, ok bool) {
-	scheme := strings.TrimRight(prefix, " ")
-	return stripSchemeWord(value, scheme, len(scheme) < len(prefix))
-}
-
-// stripSchemeWord is stripScheme with the prefix already split into its
-// scheme word and whether a separator must follow it.
 func stripSchemeWord(value, scheme string, spaced bool) (token string, ok bool) {
 	if scheme == "" {
 		return trimBlanks(value), true

@@ -2,26 +2,33 @@ package filter
 
 import "testing"
 
-func TestStripScheme(t *testing.T) {
+func TestTokenSourcesMatchTheirScheme(t *testing.T) {
 	cases := []struct {
 		value, prefix, token string
 		ok                   bool
 	}{
 		{"Bearer abc", "Bearer ", "abc", true},
 		{"bearer abc", "Bearer ", "abc", true},
+		{"bEaReR abc", "Bearer ", "abc", true},
 		{"BEARER \t abc ", "Bearer ", "abc", true},
 		{"Bearer", "Bearer ", "", true},
 		{"Bearer ", "Bearer ", "", true},
 		{"Bearerabc", "Bearer ", "", false},
 		{"Basic abc", "Bearer ", "", false},
 		{"Bear", "Bearer ", "", false},
+		{"", "Bearer ", "", false},
+		{" Bearer abc", "Bearer ", "", false},
+		{"DPoP abc", "DPoP ", "abc", true},
+		{"dpop abc", "DPoP ", "abc", true},
 		{" abc ", "", "abc", true},
 		{"Token:abc", "Token:", "abc", true},
+		{"token:abc", "Token:", "abc", true},
 	}
 	for _, tc := range cases {
-		token, ok := stripScheme(tc.value, tc.prefix)
+		src := newTokenSource(HeaderSource{Name: "authorization", ValuePrefix: tc.prefix})
+		token, ok := src.match(tc.value)
 		if token != tc.token || ok != tc.ok {
-			t.Errorf("stripScheme(%q, %q) = %q, %v; want %q, %v", tc.value, tc.prefix, token, ok, tc.token, tc.ok)
+			t.Errorf("value_prefix %q, value %q: token %q, %v; want %q, %v", tc.prefix, tc.value, token, ok, tc.token, tc.ok)
 		}
 	}
 }

@@ -122,10 +122,14 @@ func headerValue(headers headerList, name string) string {
 // path, every token candidate (configured headers, then the query, then
 // cookies when a provider reads cookies), and whether a DPoP proof is
 // present. On a stream's first reading it also removes every spoofable
-// header (Config.spoofable) as it passes it, each by the spelling it was
-// sent in, so a name in any case or with "_" for "-" is found and removed
-// however the host stores names; the host is asked for no header the
-// request does not have.
+// header as it passes it: a claim_to_headers or forward_payload_header name
+// in any spelling a server folds into the same name (case, "-" or "_": CGI,
+// WSGI, PHP and Rack read x_jwt_sub and x-jwt-sub as HTTP_X_JWT_SUB), and a
+// token header spelled otherwise than the one the filter reads, which the
+// upstream would take for a token the filter never checked. Each is removed
+// by the spelling it was sent in, so it is found and removed however the
+// host stores names; the host is asked for no header the request does not
+// have.
 //
 // A header whose name has no length a configured name has is skipped after
 // one comparison: the cost of a header the filter does not read.
@@ -202,8 +206,8 @@ func (c *Config) scan(m abi.HeaderMap, r *request, remove func(name string)) {
 					continue
 				}
 			}
-			// Config.spoofable, entry by entry: a vouched name in any
-			// spelling, a token header in any spelling but its own.
+			// Spoofable: a vouched name in any spelling, a token header
+			// in any spelling but its own.
 			if remove != nil && !removed && (e.strip || (len(e.tokens) > 0 && !exact)) {
 				remove(name)
 				removed = true
@@ -286,6 +290,13 @@ func (s *tokenSource) match(value string) (string, bool) {
 	return stripSchemeWord(value, s.scheme, s.spaced)
 }
 
+// newTokenSource prepares a from_headers source for matching values.
+func newTokenSource(h HeaderSource) tokenSource {
+	scheme := strings.TrimRight(h.ValuePrefix, " ")
+	return tokenSource{scheme: scheme, spaced: len(scheme) < len(h.ValuePrefix),
+		dpop: h.isDPoPScheme(), initial: schemeInitial(scheme)}
+}
+
 // schemeInitial is tokenSource.initial for a scheme word.
 func schemeInitial(scheme string) byte {
 	if scheme == "" {
@@ -324,10 +335,8 @@ func (c *Config) deriveReadNames() {
 		entry(name).strip = true
 	}
 	for _, h := range c.headerSources {
-		scheme := strings.TrimRight(h.ValuePrefix, " ")
 		e := entry(h.Name)
-		e.tokens = append(e.tokens, tokenSource{scheme: scheme, spaced: len(scheme) < len(h.ValuePrefix),
-			dpop: h.isDPoPScheme(), initial: schemeInitial(scheme)})
+		e.tokens = append(e.tokens, newTokenSource(h))
 	}
 	entry("dpop").dpop = true
 	for _, name := range methodOverrideHeaders {

@@ -328,24 +328,6 @@ func (c *Config) deriveSources() {
 	}
 }
 
-// spoofable reports whether a request header must be removed before the
-// filter decides: it is, in a spelling some server folds into the same name
-// (case, "-" or "_": CGI, WSGI, PHP and Rack all read x_jwt_sub and
-// x-jwt-sub as HTTP_X_JWT_SUB), a header the filter vouches for, or a
-// token header spelled differently from the one the filter reads, which the
-// upstream would take for a token the filter never checked.
-func (c *Config) spoofable(name string) bool {
-	if c.vouchedHeader(name) {
-		return true
-	}
-	for _, h := range c.headerSources {
-		if sameFoldedName(name, h.Name) && !strings.EqualFold(name, h.Name) {
-			return true
-		}
-	}
-	return false
-}
-
 // vouchedHeader reports whether name folds to a claim_to_headers or
 // forward_payload_header name.
 func (c *Config) vouchedHeader(name string) bool {

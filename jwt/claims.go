@@ -116,10 +116,7 @@ func (v *Validator) Validate(payload []byte, now time.Time) (Claims, error) {
 		if !ok {
 			break
 		}
-		raw := name.raw
-		if name.escaped {
-			raw = name.decoded()
-		}
+		raw := name.decoded() // the raw bytes themselves when unescaped
 		if err := r.member(raw, val); err != nil {
 			return r.c, err
 		}

@@ -167,10 +167,7 @@ func (p *Proof) readClaims(payload []byte) error {
 		if !ok {
 			break
 		}
-		raw := name.raw
-		if name.escaped {
-			raw = name.decoded()
-		}
+		raw := name.decoded() // the raw bytes themselves when unescaped
 		switch string(raw) {
 		case "jti":
 			s, ok := stringValue(v)

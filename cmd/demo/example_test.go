@@ -1,28 +1,18 @@
 package main
 
 import (
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/scopegate/scopegate/filter"
-	"github.com/scopegate/scopegate/internal/wasmbuild"
 )
 
 // TestExampleConfiguration checks that the configuration the docs show is
 // valid, names only the cluster the launcher provides, and survives the
 // launcher's URL substitution.
 func TestExampleConfiguration(t *testing.T) {
-	root, err := wasmbuild.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := os.ReadFile(filepath.Join(root, "examples", "demo.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	raw := []byte(repoFile(t, "examples", "demo.json"))
 	for _, idp := range []string{exampleIdPURL, "http://127.0.0.1:45678"} {
 		t.Run("with the identity provider at "+idp, func(t *testing.T) {
 			data := pluginConfigFor(raw, idp)

@@ -133,10 +133,15 @@ func TestDemoWalkthrough(t *testing.T) {
 			t.Errorf("WWW-Authenticate = %q, want %q", got, want)
 		}
 	})
-	t.Run("a request without a token gets 401", func(t *testing.T) {
+	t.Run("a request without a token gets 401 with the README's two challenges", func(t *testing.T) {
 		resp, body := call(t, d.ProxyURL, "/oidc/hello", "")
-		if resp.StatusCode != 401 || !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Bearer") {
-			t.Errorf("status %d, WWW-Authenticate %q: %s", resp.StatusCode, resp.Header.Get("WWW-Authenticate"), body)
+		if resp.StatusCode != 401 {
+			t.Fatalf("status %d: %s", resp.StatusCode, body)
+		}
+		// Bearer, then DPoP: every provider accepts DPoP-bound tokens.
+		want := readmeAnswerHeader(t, "HTTP/1.1 401 Unauthorized", "Www-Authenticate")
+		if got := resp.Header.Values("WWW-Authenticate"); strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Errorf("WWW-Authenticate headers %q, the README shows %q", got, want)
 		}
 	})
 	t.Run("the open health route needs no token", func(t *testing.T) {
@@ -302,19 +307,47 @@ func TestCtrlCStopsEverything(t *testing.T) {
 	}
 }
 
-// readmeDenialLine returns the proxy log line the README's walkthrough shows
-// for the user without the scope.
-func readmeDenialLine(t *testing.T) string {
+// repoFile returns the text of a file of the repository, path relative to
+// its root.
+func repoFile(t *testing.T, path ...string) string {
 	t.Helper()
 	root, err := wasmbuild.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
-	data, err := os.ReadFile(filepath.Join(root, "README.md"))
+	data, err := os.ReadFile(filepath.Join(append([]string{root}, path...)...))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, line := range strings.Split(string(data), "\n") {
+	return string(data)
+}
+
+// readmeAnswerHeader returns the values of header in the answer the
+// README's walkthrough shows under statusLine, in order.
+func readmeAnswerHeader(t *testing.T, statusLine, header string) []string {
+	t.Helper()
+	_, answer, ok := strings.Cut(repoFile(t, "README.md"), "\n"+statusLine+"\n")
+	if !ok {
+		t.Fatalf("README.md shows no %q answer", statusLine)
+	}
+	answer, _, _ = strings.Cut(answer, "\n\n") // the header block ends at the body
+	var values []string
+	for _, line := range strings.Split(answer, "\n") {
+		if name, value, ok := strings.Cut(line, ": "); ok && name == header {
+			values = append(values, value)
+		}
+	}
+	if len(values) == 0 {
+		t.Fatalf("README.md's %q answer shows no %s header", statusLine, header)
+	}
+	return values
+}
+
+// readmeDenialLine returns the proxy log line the README's walkthrough shows
+// for the user without the scope.
+func readmeDenialLine(t *testing.T) string {
+	t.Helper()
+	for _, line := range strings.Split(repoFile(t, "README.md"), "\n") {
 		if strings.HasPrefix(line, "[...]") && strings.Contains(line, "denied 403 GET /oidc/hello:") {
 			return line
 		}
