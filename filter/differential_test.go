@@ -36,6 +36,7 @@ var diffConfigs = []struct{ name, cfg string }{
 	{"DPoP, a certificate from a header, tokens forwarded, no preflight bypass", localConfig(`"dpop":{"mode":"allowed"},
 		"certificate_bound":{"client_cert_header":"x-client-cert-sha256"},"forward":true,
 		"claim_to_headers":[{"claim":"sub","header":"x_jwt_sub"}]`, diffRules+`,"bypass_cors_preflight":false`)},
+	{"Authorization read raw (no scheme word) beside the DPoP scheme", localConfig(`"from_headers":[{"name":"authorization","value_prefix":""}]`, diffRules)},
 	{"two providers reading token headers folded alike", `{"providers":[
 		{"name":"a","issuer":"` + testIssuer + `","local_jwks":` + string(testjwt.JWKS(rsKey())) + `,"from_headers":[{"name":"x-token"}],
 		 "claim_to_headers":[{"claim":"sub","header":"x-sub"}]},
@@ -133,6 +134,9 @@ func diffCorpus() []diffRequest {
 	add("a token in the custom header", get("/api/orders", [2]string{"x-api-token", read}))
 	add("a token in x-token", get("/api/orders", [2]string{"x-token", read}))
 	add("a token in x_token with its scheme", get("/api/orders", [2]string{"x_token", "Token " + other}))
+	add("a raw token in authorization", get("/api/orders", [2]string{"authorization", read}))
+	add("a raw token in authorization, scope missing", get("/api/exact", [2]string{"authorization", read}))
+	add("a raw bound token in authorization", get("/api/orders", [2]string{"authorization", bound}, [2]string{"dpop", proof("GET", "http://api.example.com/api/orders", bound)}))
 	add("two authorization headers", get("/api/orders", bearer(read), bearer(read)))
 	add("a header and the query", get("/api/orders?access_token="+read, bearer(read)))
 	add("a header and a cookie", get("/api/orders", bearer(read), [2]string{"cookie", "session=" + read}))

@@ -250,6 +250,37 @@ func TestDPoPBindingIsNeverOptional(t *testing.T) {
 	})
 }
 
+// A provider that reads Authorization raw (value_prefix "") still reads
+// the DPoP scheme: `Authorization: DPoP <token>` is the scheme's token, not
+// also a raw token "DPoP <token>" (which made two tokens, a 400).
+func TestDPoPBesideARawAuthorizationHeader(t *testing.T) {
+	client := dpopKey()
+	cfg := localConfig(`"from_headers":[{"name":"authorization","value_prefix":""}]`, readRule)
+	with(t, "authorization read without a scheme word", cfg, func(t *testing.T, h *coreHarness) {
+		tok := h.boundToken(client, nil)
+		bearer := h.token(rsKey(), "bob", "read")
+		proof := func() string { return h.proofFor(client, "GET", "/api/orders", tok) }
+		t.Run("a bound token with the DPoP scheme and its proof passes", func(t *testing.T) {
+			wantStatus(t, h.dpopCall("GET", "/api/orders", tok, proof()), 200)
+		})
+		t.Run("a bound token sent raw is 401 invalid_dpop_proof", func(t *testing.T) {
+			r := h.do("GET", "/api/orders", [2]string{"authorization", tok}, [2]string{"dpop", proof()})
+			wantDPoPDenied(t, h, r, defaultDPoPAlgs, "a DPoP-bound token was sent as a bearer token")
+		})
+		t.Run("an unbound token sent raw passes", func(t *testing.T) {
+			wantStatus(t, h.do("GET", "/api/orders", [2]string{"authorization", bearer}), 200)
+		})
+		t.Run("an unbound token with the DPoP scheme is 401 invalid_dpop_proof", func(t *testing.T) {
+			r := h.dpopCall("GET", "/api/orders", bearer, h.proofFor(client, "GET", "/api/orders", bearer))
+			wantDPoPDenied(t, h, r, defaultDPoPAlgs, "a token sent with the DPoP scheme is not DPoP-bound")
+		})
+		t.Run("a DPoP token and a raw token in two headers are 400", func(t *testing.T) {
+			r := h.do("GET", "/api/orders", [2]string{"authorization", "DPoP " + tok}, [2]string{"authorization", bearer}, [2]string{"dpop", proof()})
+			wantStatus(t, r, 400)
+		})
+	})
+}
+
 func TestDPoPModeRequired(t *testing.T) {
 	h := startFilter(t, localConfig(`"dpop":{"mode":"required","algorithms":["ES256","EdDSA"]}`, readRule))
 	client := dpopKey()

@@ -76,6 +76,20 @@ func (c *Config) spoofable(name string) bool {
 	return false
 }
 
+// referenceSchemeMatches reports whether a header source of h's name with a
+// scheme word (Bearer, DPoP) reads h's value.
+func (c *Config) referenceSchemeMatches(h [2]string) bool {
+	for _, src := range c.headerSources {
+		if strings.TrimRight(src.ValuePrefix, " ") == "" || !strings.EqualFold(h[0], src.Name) {
+			continue
+		}
+		if _, ok := referenceStripScheme(h[1], src.ValuePrefix); ok {
+			return true
+		}
+	}
+	return false
+}
+
 // referenceTokens looks for tokens in every configured header, query
 // parameter and cookie, and returns the first one found and how many.
 func (c *Config) referenceTokens(headers [][2]string, path string) (found foundToken, n int) {
@@ -89,6 +103,9 @@ func (c *Config) referenceTokens(headers [][2]string, path string) (found foundT
 		for _, h := range headers {
 			if len(h[0]) != len(src.Name) || !strings.EqualFold(h[0], src.Name) {
 				continue
+			}
+			if strings.TrimRight(src.ValuePrefix, " ") == "" && c.referenceSchemeMatches(h) {
+				continue // the value is a scheme's token, not a raw one
 			}
 			if raw, ok := referenceStripScheme(h[1], src.ValuePrefix); ok {
 				note(foundToken{raw: raw, place: inHeader, name: src.Name, dpop: src.isDPoPScheme()})
