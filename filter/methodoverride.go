@@ -25,21 +25,12 @@ const methodOverrideParam = "_method"
 // them saw an override header (request.overrides); the query only when the
 // target has one.
 func (c *Config) methodOverrideDiffers(r *request, target string, req *Requirement) bool {
-	differs := func(list string) bool {
-		for _, m := range strings.Split(list, ",") {
-			if m = strings.TrimSpace(m); m == "" {
-				continue // frameworks ignore an empty override
-			}
-			if r, v := c.requirementFor(target, strings.ToUpper(m)); v != pathOK || r != req {
-				return true
-			}
-		}
-		return false
-	}
+	// No closure is made before an override is seen: one escapes to the
+	// heap where it is declared, and this runs on every request.
 	if r.overrides {
 		found := false
 		for _, name := range methodOverrideHeaders {
-			r.headers.eachFolded(name, func(v string) { found = found || differs(v) })
+			r.headers.eachFolded(name, func(v string) { found = found || c.methodListDiffers(v, target, req) })
 		}
 		if found {
 			return true
@@ -53,7 +44,21 @@ func (c *Config) methodOverrideDiffers(r *request, target string, req *Requireme
 		var pair string
 		pair, query, _ = strings.Cut(query, "&")
 		k, v, _ := strings.Cut(pair, "=")
-		if unescapeQuery(k) == methodOverrideParam && differs(unescapeQuery(v)) {
+		if unescapeQuery(k) == methodOverrideParam && c.methodListDiffers(unescapeQuery(v), target, req) {
+			return true
+		}
+	}
+	return false
+}
+
+// methodListDiffers reports whether a method of list (comma-separated, as
+// an override names them) selects another rule for target than req.
+func (c *Config) methodListDiffers(list, target string, req *Requirement) bool {
+	for _, m := range strings.Split(list, ",") {
+		if m = strings.TrimSpace(m); m == "" {
+			continue // frameworks ignore an empty override
+		}
+		if r, v := c.requirementFor(target, strings.ToUpper(m)); v != pathOK || r != req {
 			return true
 		}
 	}
