@@ -134,6 +134,7 @@ func diffCorpus() []diffRequest {
 	add("a token in the custom header", get("/api/orders", [2]string{"x-api-token", read}))
 	add("a token in x-token", get("/api/orders", [2]string{"x-token", read}))
 	add("a token in x_token with its scheme", get("/api/orders", [2]string{"x_token", "Token " + other}))
+	add("two tokens joined, too large together", get("/api/orders", [2]string{"authorization", "Bearer " + read + "," + strings.Repeat("x", 17000)}))
 	add("a raw token in authorization", get("/api/orders", [2]string{"authorization", read}))
 	add("a raw token in authorization, scope missing", get("/api/exact", [2]string{"authorization", read}))
 	add("a raw bound token in authorization", get("/api/orders", [2]string{"authorization", bound}, [2]string{"dpop", proof("GET", "http://api.example.com/api/orders", bound)}))
