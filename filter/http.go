@@ -149,8 +149,7 @@ func (h *httpContext) authorize() (action types.Action) {
 	tok, n := r.token, r.tokens
 	switch {
 	case n > 1:
-		pc.send(&denial{kind: denyBadRequest, description: "the request carries more than one access token",
-			reason: "more than one token in the request"}, method, path)
+		pc.send(moreThanOneToken(), method, path)
 		return types.ActionPause
 	case n == 0:
 		if req.allowsMissed {
@@ -162,6 +161,9 @@ func (h *httpContext) authorize() (action types.Action) {
 			d = cfg.missingToken(req)
 		}
 		pc.send(d, method, path)
+		return types.ActionPause
+	case len(tok.raw) > cfg.MaxTokenBytes && tok.joined():
+		pc.send(moreThanOneToken(), method, path)
 		return types.ActionPause
 	case len(tok.raw) > cfg.MaxTokenBytes:
 		pc.send(&denial{kind: denyInvalid, description: "token too large",
@@ -177,6 +179,10 @@ func (h *httpContext) authorize() (action types.Action) {
 			pc.m.cacheHit.Increment(1)
 		}
 		return h.finish(req, vt, tok)
+	}
+	if tok.joined() { // two tokens joined: no cached token matched them
+		pc.send(moreThanOneToken(), method, path)
+		return types.ActionPause
 	}
 	if first {
 		pc.m.cacheMiss.Increment(1)
@@ -279,6 +285,13 @@ func (h *httpContext) authorize() (action types.Action) {
 		h.sendInvalid(firstErr, issuer, method, path)
 	}
 	return types.ActionPause
+}
+
+// moreThanOneToken is the 400 for a request with two tokens, or a header
+// holding two joined with ",".
+func moreThanOneToken() *denial {
+	return &denial{kind: denyBadRequest, description: "the request carries more than one access token",
+		reason: "more than one token in the request"}
 }
 
 // sendInvalid answers 401 invalid_token with the jwt package's client-safe

@@ -30,16 +30,18 @@ func (r *request) note(t foundToken) {
 	r.tokens++
 }
 
-// noteHeaderToken notes a token read from the header name. Envoy joins a
-// repeated inline header (Authorization is one) into one value with ",",
-// which no token holds: each comma is one more token (a 400). IndexByte is
-// assembly in wasm, Count a byte loop (2.5 µs on a token, in V8): count
-// only when there is a comma.
+// noteHeaderToken notes a token read from the header name.
 func (r *request) noteHeaderToken(raw, name string, dpop bool) {
 	r.note(foundToken{raw: raw, place: inHeader, name: name, dpop: dpop})
-	if strings.IndexByte(raw, ',') >= 0 {
-		r.tokens += strings.Count(raw, ",")
-	}
+}
+
+// joined reports whether a header token holds a ",": Envoy joins a
+// repeated inline header (Authorization is one) into one value with ",",
+// which no token holds, so each comma is one more token (a 400). authorize
+// asks only when the token is not a cache hit (a cached token parsed, so it
+// has no comma): searching every token took ~5 % of a V8 hit.
+func (t *foundToken) joined() bool {
+	return t.place == inHeader && strings.IndexByte(t.raw, ',') >= 0
 }
 
 // headerList reads the request's headers by name, ASCII case-insensitively
