@@ -72,7 +72,7 @@ type dispatcher struct {
 	host     hostOps
 	vm       types.VMContext
 	roots    map[uint32]rootContext
-	streams  map[uint32]stream
+	streams  streamTable
 	callouts map[uint32]callout
 	// current is the context host calls act on: the callback's context,
 	// or the one last passed to SetEffectiveContext.
@@ -83,7 +83,6 @@ func newDispatcher(h hostOps) *dispatcher {
 	return &dispatcher{
 		host:     h,
 		roots:    map[uint32]rootContext{},
-		streams:  map[uint32]stream{},
 		callouts: map[uint32]callout{},
 	}
 }
@@ -107,7 +106,7 @@ func (d *dispatcher) contextCreate(id, parent uint32) {
 	// Fail closed until the filter has a context for this stream: if
 	// NewHttpContext panics (recovered by recoverRoot) or the root is
 	// unknown, the stream stays an orphan and is answered 500.
-	d.streams[id] = stream{root: parent, orphan: true}
+	d.streams.set(id, stream{root: parent, orphan: true})
 	root, ok := d.roots[parent]
 	if !ok {
 		d.host.log(LogLevelError, "abi: context "+utoa(id)+" created under unknown root "+utoa(parent))
@@ -116,9 +115,9 @@ func (d *dispatcher) contextCreate(id, parent uint32) {
 	// A nil HttpContext (e.g. a plugin that only does TCP) leaves the
 	// stream unregistered; its callbacks then continue untouched.
 	if hc := root.NewHttpContext(id); hc != nil {
-		d.streams[id] = stream{ctx: hc, root: parent, recycler: root.recycler}
+		d.streams.set(id, stream{ctx: hc, root: parent, recycler: root.recycler})
 	} else {
-		delete(d.streams, id)
+		d.streams.remove(id)
 	}
 }
 
@@ -180,12 +179,12 @@ func (d *dispatcher) done(id uint32) (ok bool) {
 func (d *dispatcher) logStream(id uint32) {
 	d.current = id
 	defer d.recoverRoot("proxy_on_log", id)
-	s, ok := d.streams[id]
+	s, ok := d.streams.get(id)
 	if !ok || s.done {
 		return
 	}
 	s.done = true
-	d.streams[id] = s
+	d.streams.set(id, s)
 	s.ctx.OnHttpStreamDone()
 }
 
@@ -194,12 +193,15 @@ func (d *dispatcher) logStream(id uint32) {
 func (d *dispatcher) delete(id uint32) {
 	// A stream deleted without proxy_on_log still gets its OnHttpStreamDone,
 	// so the filter can forget it (e.g. a request parked for keys).
-	s, isStream := d.streams[id]
+	s, isStream := d.streams.get(id)
 	if isStream && !s.done && s.ctx != nil {
 		d.logStream(id)
 	}
-	delete(d.streams, id)
-	delete(d.roots, id)
+	if isStream {
+		d.streams.remove(id)
+	} else {
+		delete(d.roots, id)
+	}
 	if d.current == id {
 		d.current = 0
 	}
@@ -232,7 +234,7 @@ func (d *dispatcher) recycle(id uint32, s stream) {
 // streamCallback handles the six HTTP stream callbacks.
 func (d *dispatcher) streamCallback(ev streamEvent, id uint32, size int, eos bool) (act types.Action) {
 	d.current = id
-	s, ok := d.streams[id]
+	s, ok := d.streams.get(id)
 	if !ok {
 		return types.ActionContinue
 	}
@@ -303,7 +305,7 @@ func (d *dispatcher) httpCallResponse(root, token uint32, numHeaders, bodySize, 
 // not hang paused until the proxy's timeout.
 func (d *dispatcher) calloutPanicked(root, token, origin uint32, r any) {
 	where := "proxy_on_http_call_response (token " + utoa(token) + ")"
-	if s, ok := d.streams[origin]; ok && !s.failed {
+	if s, ok := d.streams.get(origin); ok && !s.failed {
 		d.streamPanicked(where, root, origin, r)
 		return
 	}
@@ -315,9 +317,9 @@ func (d *dispatcher) calloutPanicked(root, token, origin uint32, r any) {
 // never continue to the upstream.
 func (d *dispatcher) streamPanicked(where string, ctxID, streamID uint32, r any) types.Action {
 	d.host.log(LogLevelCritical, panicReport(where, ctxID, r, debug.Stack()))
-	if s, ok := d.streams[streamID]; ok {
+	if s, ok := d.streams.get(streamID); ok {
 		s.failed = true
-		d.streams[streamID] = s
+		d.streams.set(streamID, s)
 	}
 	// The 500 must reach this stream even if the filter had switched the
 	// effective context (or we are on the root, answering a callout).
@@ -337,9 +339,9 @@ func (d *dispatcher) streamPanicked(where string, ctxID, streamID uint32, r any)
 // orphanStream answers the first callback of a stream whose context could
 // not be created with a 500 (never a continue), like a panicking callback.
 func (d *dispatcher) orphanStream(ev streamEvent, id uint32) types.Action {
-	s := d.streams[id]
+	s, _ := d.streams.get(id)
 	s.orphan, s.failed = false, true
-	d.streams[id] = s
+	d.streams.set(id, s)
 	d.host.log(LogLevelCritical, "abi: stream "+utoa(id)+" has no filter context; answering 500 on "+streamEventNames[ev])
 	if err := d.host.sendInternalError(); err != nil {
 		d.host.log(LogLevelError, "abi: sending the 500 for context "+utoa(id)+" failed: "+err.Error())

@@ -255,7 +255,7 @@ func TestDispatchContextCreation(t *testing.T) {
 	t.Run("a nil HttpContext leaves the stream passing through", func(t *testing.T) {
 		rec := &recorder{httpNil: true}
 		d, _ := newTestDispatcher(t, rec)
-		if _, ok := d.streams[2]; ok {
+		if _, ok := d.streams.get(2); ok {
 			t.Fatal("nil context registered")
 		}
 		if got := d.streamCallback(onRequestHeaders, 2, 1, true); got != types.ActionContinue {
@@ -517,7 +517,8 @@ func TestDispatchRecyclesDeletedStreams(t *testing.T) {
 	t.Run("a deleted stream's context goes back to its root, after OnHttpStreamDone", func(t *testing.T) {
 		d, vm, _ := start(t)
 		d.contextCreate(2, 1)
-		ctx := d.streams[2].ctx
+		s, _ := d.streams.get(2)
+		ctx := s.ctx
 		d.streamCallback(onRequestHeaders, 2, 1, true)
 		d.logStream(2)
 		d.delete(2)
