@@ -371,7 +371,14 @@ func FuzzScanMatchesReference(f *testing.F) {
 		want := request{method: referenceValue(pairs, ":method"), path: referenceValue(pairs, ":path")}
 		want.token, want.tokens = cfg.referenceTokens(pairs, want.path)
 		_, want.dpop = referenceFind(pairs, "dpop")
-		if got.method != want.method || got.path != want.path || got.token != want.token || got.tokens != want.tokens || got.dpop != want.dpop {
+		// The scan counts a header token once; authorize counts its commas
+		// (tokens Envoy joined) when it is the only one and no cache hit
+		// (foundToken.joined). The filter tells apart none, one and more.
+		gotTokens := got.tokens
+		if gotTokens == 1 && got.token.joined() {
+			gotTokens += strings.Count(got.token.raw, ",")
+		}
+		if got.method != want.method || got.path != want.path || got.token != want.token || min(gotTokens, 2) != min(want.tokens, 2) || got.dpop != want.dpop {
 			t.Errorf("scan read method %q path %q token %+v x%d dpop %v; the reference %q %q %+v x%d %v",
 				got.method, got.path, got.token, got.tokens, got.dpop, want.method, want.path, want.token, want.tokens, want.dpop)
 		}
