@@ -1,6 +1,7 @@
 package filter
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/scopegate/scopegate/filter/abi"
@@ -28,11 +29,6 @@ func (r *request) note(t foundToken) {
 		r.token = t
 	}
 	r.tokens++
-}
-
-// noteHeaderToken notes a token read from the header name.
-func (r *request) noteHeaderToken(raw, name string, dpop bool) {
-	r.note(foundToken{raw: raw, place: inHeader, name: name, dpop: dpop})
 }
 
 // joined reports whether a header token holds a ",": Envoy joins a
@@ -233,25 +229,19 @@ func (c *Config) scan(m abi.HeaderMap, r *request, remove func(name string)) {
 				continue
 			}
 			// A value a scheme word matches (Bearer, DPoP) is that
-			// source's alone: a source without one (value_prefix "")
-			// reads the header only when no scheme matched, so
-			// `Authorization: DPoP <token>` is not also a raw token.
+			// source's alone: sources without one (value_prefix "") come
+			// last (deriveReadNames) and read the header only when no
+			// scheme matched, so `Authorization: DPoP <token>` is not
+			// also a raw token.
 			schemed := false
 			for j := range e.tokens {
 				src := &e.tokens[j]
-				if src.scheme == "" {
-					continue
+				if schemed && src.scheme == "" {
+					break
 				}
 				if raw, ok := src.match(value); ok {
-					r.noteHeaderToken(raw, e.name, src.dpop)
-					schemed = true
-				}
-			}
-			for j := range e.tokens {
-				if src := &e.tokens[j]; src.scheme == "" && !schemed {
-					if raw, ok := src.match(value); ok {
-						r.noteHeaderToken(raw, e.name, src.dpop)
-					}
+					r.note(foundToken{raw: raw, place: inHeader, name: e.name, dpop: src.dpop})
+					schemed = src.scheme != ""
 				}
 			}
 			switch {
@@ -357,8 +347,16 @@ func (c *Config) deriveReadNames() {
 		entry(name).strip = true
 	}
 	for _, h := range c.headerSources {
-		e := entry(h.Name)
-		e.tokens = append(e.tokens, newTokenSource(h))
+		// Sources with a scheme word go before those without: scan
+		// stops at the first without one once a scheme claimed the value.
+		e, src := entry(h.Name), newTokenSource(h)
+		at := len(e.tokens)
+		if src.scheme != "" {
+			if bare := slices.IndexFunc(e.tokens, func(t tokenSource) bool { return t.scheme == "" }); bare >= 0 {
+				at = bare
+			}
+		}
+		e.tokens = slices.Insert(e.tokens, at, src)
 	}
 	entry("dpop").dpop = true
 	for _, name := range methodOverrideHeaders {
