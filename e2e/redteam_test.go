@@ -359,11 +359,22 @@ func methodOverrideUpstream(t *testing.T) readerUpstream {
 			for name, vs := range r.Header {
 				switch strings.ReplaceAll(strings.ToLower(name), "_", "-") {
 				case "x-http-method-override", "x-http-method", "x-method-override":
-					r.Method = strings.ToUpper(vs[0])
+					// As Node does: latin1 bytes, JavaScript's trim (which
+					// takes U+00A0 too).
+					r.Method = strings.ToUpper(strings.Trim(vs[0], " \t\xa0"))
 				}
 			}
-			if m := r.URL.Query().Get("_method"); m != "" {
-				r.Method = strings.ToUpper(m)
+			for k, vs := range r.URL.Query() {
+				// As PHP names keys: leading spaces dropped, " .[" as "_".
+				k = strings.Map(func(r rune) rune {
+					if r == ' ' || r == '.' || r == '[' {
+						return '_'
+					}
+					return r
+				}, strings.TrimLeft(k, " "))
+				if k == "_method" && vs[0] != "" {
+					r.Method = strings.ToUpper(vs[0])
+				}
 			}
 		}
 		rec.serve(w, r, routeOf(r.URL.Path), r.URL.Path)
@@ -396,6 +407,9 @@ func TestRedTeamAMethodOverrideIsAReading(t *testing.T) {
 		{"POST with X-Method-Override: DELETE", post("/orders/1", read, [2]string{"X-Method-Override", "DELETE"}), deleteTwin},
 		{"POST /orders/1?_method=DELETE", post("/orders/1?_method=DELETE", read), deleteTwin},
 		{"POST /orders/1?_%6Dethod=delete", post("/orders/1?_%6Dethod=delete", read), deleteTwin},
+		{"POST with X-HTTP-Method-Override: DELETE and a trailing U+00A0 byte", post("/orders/1", read, [2]string{"X-HTTP-Method-Override", "DELETE\xa0"}), deleteTwin},
+		{"POST /orders/1?.method=DELETE (PHP reads _method)", post("/orders/1?.method=DELETE", read), deleteTwin},
+		{"POST /orders/1?+_method=DELETE (PHP reads _method)", post("/orders/1?+_method=DELETE", read), deleteTwin},
 	} {
 		t.Run(a.name, func(t *testing.T) {
 			t.Run("is answered 400 and never reaches the upstream", func(t *testing.T) {

@@ -44,19 +44,48 @@ func (c *Config) methodOverrideDiffers(r *request, target string, req *Requireme
 		var pair string
 		pair, query, _ = strings.Cut(query, "&")
 		k, v, _ := strings.Cut(pair, "=")
-		if unescapeQuery(k) == methodOverrideParam && c.methodListDiffers(unescapeQuery(v), target, req) {
+		// Decoding only shortens a key: one shorter than "_method" is
+		// not it, and is not decoded (on every request with a query).
+		if len(k) >= len(methodOverrideParam) && phpParamName(unescapeQuery(k)) == methodOverrideParam &&
+			c.methodListDiffers(unescapeQuery(v), target, req) {
 			return true
 		}
 	}
 	return false
 }
 
+// phpParamName is a query key as PHP names it (Symfony and Laravel read
+// _method from there): leading spaces dropped, then ' ', '.' and '[' each
+// turned into '_', so "?.method=", "?+method=" and "?%20method=" all reach
+// the application as _method. The other frameworks read the key as is,
+// which this leaves alone when it is already "_method".
+func phpParamName(k string) string {
+	k = strings.TrimLeft(k, " ")
+	if strings.IndexAny(k, " .[") < 0 {
+		return k
+	}
+	return strings.Map(func(r rune) rune {
+		if r == ' ' || r == '.' || r == '[' {
+			return '_'
+		}
+		return r
+	}, k)
+}
+
 // methodListDiffers reports whether a method of list (comma-separated, as
 // an override names them) selects another rule for target than req.
 func (c *Config) methodListDiffers(list, target string, req *Requirement) bool {
 	for _, m := range strings.Split(list, ",") {
-		if m = strings.TrimSpace(m); m == "" {
+		if m = trimBlanks(m); m == "" {
 			continue // frameworks ignore an empty override
+		}
+		// A method is an ASCII token. Anything else is read differently
+		// by different servers (Node trims U+00A0 from "DELETE\xa0", Go
+		// and JavaScript fold "K" and "k" apart), so it is ambiguous.
+		for i := 0; i < len(m); i++ {
+			if !isTokenChar(m[i]) {
+				return true
+			}
 		}
 		if r, v := c.requirementFor(target, strings.ToUpper(m)); v != pathOK || r != req {
 			return true

@@ -179,6 +179,20 @@ func TestRedTeamAMethodOverrideIsAReading(t *testing.T) {
 		{"an empty override", "/orders/1", [][2]string{read, {"x-http-method-override", ""}}, 200},
 		{"an override naming the request's own method", "/orders/1?_method=post", [][2]string{read}, 200},
 		{"a parameter that only looks like one", "/orders/1?x_method=DELETE&_methods=DELETE", [][2]string{read}, 200},
+		// Node reads header bytes as latin1 and trims U+00A0: DELETE.
+		{"an override with a trailing non-breaking space", "/orders/1", [][2]string{read, {"x-http-method-override", "DELETE\xa0"}}, 400},
+		{"an override with a Kelvin sign", "/orders/1?_method=loc%E2%84%AA", [][2]string{read}, 400},
+		{"an override with a control byte", "/orders/1", [][2]string{read, {"x-http-method-override", "DELETE\x0b"}}, 400},
+		{"valid twin: an override with blanks around a method", "/orders/1", [][2]string{read, {"x-http-method-override", " \tpost\t "}}, 200},
+		// PHP (Symfony, Laravel) drops leading spaces from a key and
+		// names ".method", "[method" and " _method" _method.
+		{"?.method=DELETE", "/orders/1?.method=DELETE", [][2]string{read}, 400},
+		{"?[method=DELETE", "/orders/1?%5Bmethod=DELETE", [][2]string{read}, 400},
+		{"?+_method=DELETE", "/orders/1?+_method=DELETE", [][2]string{read}, 400},
+		{"?%20%20_method=DELETE", "/orders/1?%20%20_method=DELETE", [][2]string{read}, 400},
+		{"valid twin: ?+method, which PHP names method", "/orders/1?+method=DELETE", [][2]string{read}, 200},
+		{"valid twin: ?.method naming the request's own method", "/orders/1?.method=POST", [][2]string{read}, 200},
+		{"valid twin: a short or other key", "/orders/1?m=DELETE&.methods=DELETE&method=DELETE", [][2]string{read}, 200},
 	} {
 		t.Run(c.name, func(t *testing.T) { wantStatus(t, h.do("POST", c.path, c.headers...), c.want) })
 	}
