@@ -5,6 +5,7 @@ package filter
 
 import (
 	"encoding/hex"
+	"github.com/scopegate/scopegate/internal/testjwt"
 	"strings"
 	"testing"
 
@@ -201,4 +202,23 @@ func TestRedTeamAMethodOverrideIsAReading(t *testing.T) {
 	if !strings.Contains(h.infoLogs(), "denied 400 POST /orders/1: a method override selects another rule than the request method") {
 		t.Errorf("no log line names the override:\n%s", h.infoLogs())
 	}
+}
+
+// Two providers may spell one token source differently; read alike, it is
+// one source. Counted twice, every token it reads was two tokens (a 400).
+func TestTokenSourcesSpelledAlikeCountOnce(t *testing.T) {
+	cfg := `{"providers":[
+		{"name":"a","issuer":"` + testIssuer + `","local_jwks":` + string(testjwt.JWKS(rsKey())) + `,"from_headers":[{"name":"authorization","value_prefix":"Bearer "}]},
+		{"name":"b","issuer":"` + otherIssuer + `","local_jwks":` + string(testjwt.JWKS(esKey())) + `,"from_headers":[{"name":"Authorization","value_prefix":"bearer  "}]}],
+		"rules":[{"match":{"prefix":"/"},"requires":{"scopes":["read"]}}]}`
+	with(t, "Bearer and bearer, two spaces", cfg, func(t *testing.T, h *coreHarness) {
+		t.Run("one token is one token", func(t *testing.T) {
+			wantStatus(t, h.get("/orders", h.token(rsKey(), "alice", "read")), 200)
+		})
+		t.Run("two tokens are still two", func(t *testing.T) {
+			tok := h.token(rsKey(), "alice", "read")
+			r := h.do("GET", "/orders", [2]string{"authorization", "Bearer " + tok}, [2]string{"authorization", "Bearer " + tok})
+			wantStatus(t, r, 400)
+		})
+	})
 }

@@ -350,6 +350,14 @@ func (c *Config) deriveReadNames() {
 		// Sources with a scheme word go before those without: scan
 		// stops at the first without one once a scheme claimed the value.
 		e, src := entry(h.Name), newTokenSource(h)
+		// Two providers may spell one source differently ("Bearer ",
+		// "bearer  "): read alike, it is one source, or every token it
+		// reads would count twice (a 400).
+		if slices.ContainsFunc(e.tokens, func(t tokenSource) bool {
+			return strings.EqualFold(t.scheme, src.scheme) && t.spaced == src.spaced
+		}) {
+			continue
+		}
 		at := len(e.tokens)
 		if src.scheme != "" {
 			if bare := slices.IndexFunc(e.tokens, func(t tokenSource) bool { return t.scheme == "" }); bare >= 0 {
