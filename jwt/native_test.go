@@ -170,13 +170,26 @@ func TestCheckSignatureFollowsTheVerdict(t *testing.T) {
 			t.Fatalf("key %v err %v, checks %+v", key, err, checks)
 		}
 	})
-	t.Run("an unverifiable check does not hide a key that verifies in Go", func(t *testing.T) {
-		two := mustParseJWKS(t, jwks(k.jwkFor(ES256, ""), rsaJWK(&k.rsa.PublicKey, "")), JWKSOptions{})
-		tok := mustParse(t, makeToken(`{"alg":"ES256"}`, claimsBase, k.signer(ES256)))
-		if _, _, err := two.VerifyWith(tok, DefaultAlgs, &fakeVerifier{verdict: Unverifiable}); ReasonOf(err) != ReasonUnverifiable {
-			t.Fatalf("err %v, want unverifiable", err)
+	t.Run("an unverifiable check does not hide a later key that verifies", func(t *testing.T) {
+		two := mustParseJWKS(t, jwks(rsaJWK(&k.rsa2.PublicKey, ""), rsaJWK(&k.rsa.PublicKey, "")), JWKSOptions{})
+		tok := mustParse(t, makeToken(`{"alg":"RS256"}`, claimsBase, k.signer(RS256)))
+		v := &perKeyVerifier{verdicts: map[string]Verdict{string(two.Keys[0].SPKI()): Unverifiable, string(two.Keys[1].SPKI()): Valid}}
+		key, checks, err := two.VerifyWith(tok, DefaultAlgs, v)
+		if err != nil || key != two.Keys[1] || checks != (Checks{Native: 1}) {
+			t.Fatalf("key %v err %v checks %+v; want the second key, Native 1", key, err, checks)
+		}
+		v.verdicts[string(two.Keys[1].SPKI())] = Invalid
+		if _, _, err := two.VerifyWith(tok, DefaultAlgs, v); ReasonOf(err) != ReasonUnverifiable {
+			t.Fatalf("unverifiable then invalid: err %v, want unverifiable", err)
 		}
 	})
+}
+
+// perKeyVerifier answers each key's check with its verdict.
+type perKeyVerifier struct{ verdicts map[string]Verdict }
+
+func (v *perKeyVerifier) VerifySignature(_ string, spki, _, _ []byte) Verdict {
+	return v.verdicts[string(spki)]
 }
 
 // keyedVerifier says Valid for one key and Invalid for every other.

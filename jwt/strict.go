@@ -9,9 +9,10 @@ import (
 
 // The strict check of token headers and payloads, written for wasm, where
 // it runs on every cache miss and every forged token. It accepts and rejects
-// exactly what the recursive scanner in json.go does (the same fault for
-// every input: TestStrictCheckMatchesTheScanner and FuzzStrictCheck compare
-// them), but in one loop without a call per value, reading the plain bytes
+// exactly what the recursive scanner it replaced does (refScanner in
+// parseref_test.go; the same fault for every input:
+// TestStrictCheckMatchesTheReference and FuzzStrictCheckMatchesTheReference
+// compare them), but in one loop without a call per value, reading the plain bytes
 // of strings eight at a time, and finding duplicate member names through a
 // per-object 64-bit filter instead of comparing every pair of names.
 
