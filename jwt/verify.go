@@ -193,41 +193,12 @@ func verifySignature(k *Key, alg Alg, signingInput string, sig []byte) bool {
 }
 
 // rawToDER encodes R and S (big-endian, fixed size) as the ASN.1
-// SEQUENCE { INTEGER r, INTEGER s } that crypto/ecdsa verifies.
+// SEQUENCE { INTEGER r, INTEGER s } that crypto/ecdsa verifies, with the
+// DER helpers the SPKI encoder uses (spki.go).
 func rawToDER(dst, r, s []byte) []byte {
-	r, s = trimInt(r), trimInt(s)
-	rl, sl := intLen(r), intLen(s)
-	body := 2 + rl + 2 + sl // each INTEGER has a one-byte length (< 128)
-	dst = append(dst, 0x30)
-	if body >= 0x80 {
-		dst = append(dst, 0x81)
-	}
-	dst = append(dst, byte(body))
-	dst = appendInt(dst, r, rl)
-	dst = appendInt(dst, s, sl)
-	return dst
-}
-
-// trimInt drops leading zero bytes, keeping at least one byte.
-func trimInt(b []byte) []byte {
-	for len(b) > 1 && b[0] == 0 {
-		b = b[1:]
-	}
-	return b
-}
-
-// intLen is the DER content length of a positive integer's bytes.
-func intLen(b []byte) int {
-	if b[0]&0x80 != 0 {
-		return len(b) + 1
-	}
-	return len(b)
-}
-
-func appendInt(dst, b []byte, l int) []byte {
-	dst = append(dst, 0x02, byte(l))
-	if l > len(b) {
-		dst = append(dst, 0)
-	}
-	return append(dst, b...)
+	r, padR := positiveInt(r)
+	s, padS := positiveInt(s)
+	dst = appendHeader(dst, derSequence, tlvSize(intContentLen(r, padR))+tlvSize(intContentLen(s, padS)))
+	dst = appendInteger(dst, r, padR)
+	return appendInteger(dst, s, padS)
 }
