@@ -109,6 +109,3 @@ func (t *streamTable) remove(id uint32) {
 	t.slots[hole] = streamSlot{}
 	t.n--
 }
-
-// len reports how many streams the table holds.
-func (t *streamTable) len() int { return t.n }

@@ -52,8 +52,8 @@ func TestStreamTableAgreesWithAMap(t *testing.T) {
 					}
 					table.remove(id)
 				}
-				if table.len() != len(want) {
-					t.Fatalf("step %d: the table holds %d streams, the map %d", step, table.len(), len(want))
+				if table.n != len(want) {
+					t.Fatalf("step %d: the table holds %d streams, the map %d", step, table.n, len(want))
 				}
 				if step%97 == 0 {
 					for id, s := range want {
@@ -78,11 +78,11 @@ func TestStreamTableStaysHalfEmpty(t *testing.T) {
 	var table streamTable
 	for id := uint32(1); id <= 1000; id++ {
 		table.set(id, stream{})
-		if 2*table.len() > len(table.slots) {
-			t.Fatalf("%d streams in %d slots", table.len(), len(table.slots))
+		if 2*table.n > len(table.slots) {
+			t.Fatalf("%d streams in %d slots", table.n, len(table.slots))
 		}
 	}
-	if table.len() != 1000 {
-		t.Fatalf("len %d", table.len())
+	if table.n != 1000 {
+		t.Fatalf("len %d", table.n)
 	}
 }
