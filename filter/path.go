@@ -220,18 +220,7 @@ func (m *Match) fitsFold(path, method string) bool {
 			return false
 		}
 	}
-	return m.fits(m.anyPath(), method)
-}
-
-// anyPath is a path m's own path test accepts, so fits judges the method alone.
-func (m *Match) anyPath() string {
-	switch {
-	case m.Path != "":
-		return m.Path
-	case m.SeparatedPrefix != "":
-		return m.SeparatedPrefix
-	}
-	return m.Prefix
+	return m.methodFits(method)
 }
 
 // hasUpper reports whether s holds an ASCII upper-case letter.

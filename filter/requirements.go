@@ -1,6 +1,7 @@
 package filter
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/scopegate/scopegate/jwt"
@@ -272,15 +273,13 @@ func (m *Match) fits(path, method string) bool {
 			return false
 		}
 	}
-	if len(m.Methods) == 0 {
-		return true
-	}
-	for _, meth := range m.Methods {
-		if meth == method {
-			return true
-		}
-	}
-	return false
+	return m.methodFits(method)
+}
+
+// methodFits reports whether m takes method (every method when it names
+// none).
+func (m *Match) methodFits(method string) bool {
+	return len(m.Methods) == 0 || slices.Contains(m.Methods, method)
 }
 
 // deriveSources computes the unions of every provider's token sources and
