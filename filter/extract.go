@@ -84,14 +84,9 @@ func stripSchemeWord(value, scheme string, spaced bool) (token string, ok bool) 
 		if rest != "" && rest[0] != ' ' && rest[0] != '\t' {
 			return "", false // a longer scheme word, e.g. "Bearerish"
 		}
-		for rest != "" && (rest[0] == ' ' || rest[0] == '\t') {
-			rest = rest[1:]
-		}
+		return trimBlanks(rest), true
 	}
-	for rest != "" && (rest[len(rest)-1] == ' ' || rest[len(rest)-1] == '\t') {
-		rest = rest[:len(rest)-1]
-	}
-	return rest, true
+	return strings.TrimRight(rest, " \t"), true
 }
 
 // trimBlanks is strings.Trim(s, " \t") without building a cutset.
