@@ -10,6 +10,18 @@ import (
 	"testing"
 )
 
+// encodePairs serializes a header map as the host hands one to a guest
+// (encodePairsInto into a buffer of its own); nil for an empty map.
+func encodePairs(pairs [][2]string) []byte {
+	size := encodedPairsSize(pairs)
+	if size == 0 {
+		return nil
+	}
+	out := make([]byte, size)
+	encodePairsInto(out, pairs)
+	return out
+}
+
 func TestHeaderMapSerialization(t *testing.T) {
 	t.Run("a map survives encoding and decoding", func(t *testing.T) {
 		in := [][2]string{{":path", "/a"}, {"x", ""}, {"", "v"}, {"k", "multi\x00byte"}}
