@@ -150,7 +150,8 @@ func (h *Host) startVM(ctx context.Context, name string) (*vm, error) {
 			return fail("proxy_on_configure", err)
 		}
 		if r == 0 {
-			return fail("proxy_on_configure returned false (Envoy rejects the plugin configuration)", nil)
+			v.closeLocked(ctx)
+			return nil, ErrConfigureRejected
 		}
 	}
 	return v, nil
