@@ -291,3 +291,16 @@ func TestReplaceHeaderKeepsOneValue(t *testing.T) {
 		t.Errorf("replace absent: %v, want %v", got, want)
 	}
 }
+
+// A call with more arguments than the reused stack holds is refused, not
+// truncated to its first eight.
+func TestCallRefusesMoreArgumentsThanTheStackHolds(t *testing.T) {
+	var v vm
+	args := make([]uint64, len(v.callStack)+1)
+	if _, err := v.call("proxy_on_request_headers", args...); err == nil || !strings.Contains(err.Error(), "9 arguments") {
+		t.Fatalf("call with %d arguments: err = %v", len(args), err)
+	}
+	if _, err := v.call("proxy_on_request_headers", args[:len(v.callStack)]...); err != nil {
+		t.Fatalf("call with %d arguments (a missing export): err = %v", len(v.callStack), err)
+	}
+}
