@@ -13,6 +13,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"io"
 	"strconv"
 	"strings"
 	"testing"
@@ -97,17 +98,13 @@ func newAttackHost(t *testing.T, cfg string) *attackHost {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	h, err := host.New(ctx, host.Config{Module: filterModule(t), PluginConfig: []byte(cfg), Workers: 2, Log: discard{}})
+	h, err := host.New(ctx, host.Config{Module: filterModule(t), PluginConfig: []byte(cfg), Workers: 2, Log: io.Discard})
 	if err != nil {
 		t.Fatalf("host.New: %v", err)
 	}
 	t.Cleanup(func() { h.Close(context.Background()) })
 	return &attackHost{h: h}
 }
-
-type discard struct{}
-
-func (discard) Write(p []byte) (int, error) { return len(p), nil }
 
 // decide sends one request; it never waits more than 10 s.
 func (a *attackHost) decide(t *testing.T, r attackRequest) host.Decision {

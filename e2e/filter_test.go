@@ -2,11 +2,8 @@ package e2e
 
 import (
 	"encoding/json"
-	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -38,20 +35,14 @@ func TestFilterWithLocalKeysInTheHost(t *testing.T) {
 // The same answers with keys fetched through a host cluster from a real JWKS server.
 func TestFilterWithRemoteKeysInTheHost(t *testing.T) {
 	key := testjwt.CachedKey("RS256", "e2e-remote")
-	var hits atomic.Int64
-	jwks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		hits.Add(1)
-		w.Header().Set("Content-Type", "application/json")
-		w.Write(testjwt.JWKS(key))
-	}))
-	defer jwks.Close()
-	cfg := `{"providers":[{"name":"idp","issuer":"` + filterIssuer + `","remote_jwks":{"cluster":"idp","uri":"http://idp.internal/certs"},` +
+	idp := newFakeIdP(t, keysAuthority, filterIssuer, key)
+	cfg := `{"providers":[{"name":"idp","issuer":"` + filterIssuer + `","remote_jwks":{"cluster":"idp","uri":"http://` + keysAuthority + jwksPath + `"},` +
 		filterForwarding + `}],` + filterRules + `}`
-	p := startFilterProxy(t, cfg, map[string]string{"idp": jwks.URL})
+	p := startFilterProxy(t, cfg, map[string]string{"idp": idp.URL})
 	now := time.Now()
 	good := key.Sign(testjwt.Claims(filterIssuer, "alice", now, "orders.read"), nil)
 	runFilterAnswers(t, p, good, key.Sign(testjwt.Claims(filterIssuer, "bob", now, "profile"), nil), "Bearer")
-	if hits.Load() == 0 {
+	if idp.count(jwksPath) == 0 {
 		t.Error("the JWKS server was never asked")
 	}
 	if n, _ := p.Host.Metric("scopegate.jwks.fetch_ok"); n == 0 {

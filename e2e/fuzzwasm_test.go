@@ -10,6 +10,7 @@ package e2e
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -61,7 +62,7 @@ func FuzzWasmRequest(f *testing.F) {
 		`"rules":[{"match":{"prefix":"/orders"},"requires":{"scopes":["orders.read"]}},{"match":{"prefix":"/open"},"requires":{"allow":true}}]}`
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	h, err := host.New(ctx, host.Config{Module: filterModule(f), PluginConfig: []byte(cfg), Workers: 2,
-		Clusters: map[string]string{"idp": idp.URL}, Log: discard{}})
+		Clusters: map[string]string{"idp": idp.URL}, Log: io.Discard})
 	cancel()
 	if err != nil {
 		f.Fatalf("host.New: %v", err)

@@ -31,27 +31,6 @@ func cryptoHost(t *testing.T, cfg string, mode host.VerifySignatureMode, log *sy
 	return h, err
 }
 
-// decideOrders sends GET /orders with token and returns the status (200 when let
-// through) and the local answer's body.
-func decideOrders(t *testing.T, h *host.Host, token string) (int, string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	d, err := h.Do(ctx, host.Request{Method: "GET", Path: "/orders", Authority: "api", Headers: bearer(token)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d.Continue {
-		return 200, ""
-	}
-	return d.Status, string(d.Body)
-}
-
-func hostMetric(h *host.Host, name string) uint64 {
-	v, _ := h.Metric(name)
-	return v
-}
-
 func cryptoConfig(hostCrypto string, keys ...*testjwt.Key) string {
 	top := ""
 	if hostCrypto != "" {
@@ -93,11 +72,11 @@ func TestHostCryptoModesInTheHost(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, tc := range tokens {
-				if status, body := decideOrders(t, h, tc.token); status != tc.status {
-					t.Fatalf("%s: %d %s, want %d", tc.name, status, body, tc.status)
+				if d := decide(t, h, 0, tc.token); statusOf(d) != tc.status {
+					t.Fatalf("%s: %d %s, want %d", tc.name, statusOf(d), d.Body, tc.status)
 				}
 			}
-			got := [3]uint64{hostMetric(h, "scopegate.signature.host"), hostMetric(h, "scopegate.signature.guest"), hostMetric(h, "scopegate.signature.host_error")}
+			got := [3]uint64{metric(h, "scopegate.signature.host"), metric(h, "scopegate.signature.guest"), metric(h, "scopegate.signature.host_error")}
 			if got != [3]uint64{m.host, m.guest, m.errs} || h.ForeignCalls() != m.calls {
 				t.Fatalf("counters (host, guest, host_error) %v, foreign calls %d; want %v, %d", got, h.ForeignCalls(), [3]uint64{m.host, m.guest, m.errs}, m.calls)
 			}
@@ -127,12 +106,12 @@ func TestHostCryptoModesInTheHost(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, tc := range []int{0, 1, 3, 4} {
-			if status, _ := decideOrders(t, h, tokens[tc].token); status != tokens[tc].status {
+			if status := statusOf(decide(t, h, 0, tokens[tc].token)); status != tokens[tc].status {
 				t.Fatalf("%s: %d", tokens[tc].name, status)
 			}
 		}
-		if hostMetric(h, "scopegate.signature.guest") != 0 || hostMetric(h, "scopegate.signature.host") != 4 {
-			t.Fatalf("guest %d host %d", hostMetric(h, "scopegate.signature.guest"), hostMetric(h, "scopegate.signature.host"))
+		if metric(h, "scopegate.signature.guest") != 0 || metric(h, "scopegate.signature.host") != 4 {
+			t.Fatalf("guest %d host %d", metric(h, "scopegate.signature.guest"), metric(h, "scopegate.signature.host"))
 		}
 	})
 }
@@ -184,8 +163,8 @@ func TestHostCryptoDecisionsMatchGoInTheHost(t *testing.T) {
 	}
 	valid := 0
 	for _, c := range cases {
-		s1, b1 := decideOrders(t, onHost, c.token)
-		s2, b2 := decideOrders(t, inGo, c.token)
+		d1, d2 := decide(t, onHost, 0, c.token), decide(t, inGo, 0, c.token)
+		s1, b1, s2, b2 := statusOf(d1), string(d1.Body), statusOf(d2), string(d2.Body)
 		if s1 != s2 || b1 != b2 {
 			t.Errorf("%s: host path %d %s, Go path %d %s", c.name, s1, b1, s2, b2)
 		}
@@ -197,10 +176,10 @@ func TestHostCryptoDecisionsMatchGoInTheHost(t *testing.T) {
 		t.Errorf("%d tokens passed, want the %d intact ones", valid, len(keys))
 	}
 	// The RFC tokens expired in 2011: their signatures verify, then exp fails.
-	if _, body := decideOrders(t, onHost, testjwt.RFC7515RS256); !strings.Contains(body, "token expired") {
+	if body := string(decide(t, onHost, 0, testjwt.RFC7515RS256).Body); !strings.Contains(body, "token expired") {
 		t.Errorf("RFC 7515 RS256 through the host path: %s", body)
 	}
-	if n := hostMetric(onHost, "scopegate.signature.host"); n == 0 || hostMetric(inGo, "scopegate.signature.host") != 0 || hostMetric(onHost, "scopegate.signature.host_error") != 0 {
-		t.Errorf("host checks %d (off: %d), errors %d", n, hostMetric(inGo, "scopegate.signature.host"), hostMetric(onHost, "scopegate.signature.host_error"))
+	if n := metric(onHost, "scopegate.signature.host"); n == 0 || metric(inGo, "scopegate.signature.host") != 0 || metric(onHost, "scopegate.signature.host_error") != 0 {
+		t.Errorf("host checks %d (off: %d), errors %d", n, metric(inGo, "scopegate.signature.host"), metric(onHost, "scopegate.signature.host_error"))
 	}
 }

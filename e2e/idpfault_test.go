@@ -8,6 +8,7 @@ package e2e
 
 import (
 	"context"
+	"io"
 	"strconv"
 	"strings"
 	"sync"
@@ -56,7 +57,7 @@ func newFaultHost(t *testing.T, cfg string, f *fakeIdP) *faultHost {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	h, err := host.New(ctx, host.Config{Module: filterModule(t), PluginConfig: []byte(cfg), Workers: 2,
-		Clusters: map[string]string{"idp": f.URL}, Log: discard{}})
+		Clusters: map[string]string{"idp": f.URL}, Log: io.Discard})
 	if err != nil {
 		t.Fatalf("host.New: %v", err)
 	}

@@ -30,12 +30,12 @@ func keysToken(k *testjwt.Key) string {
 	return k.Sign(testjwt.Claims(filterIssuer, "alice", time.Now(), "orders.read"), nil)
 }
 
-// decide sends GET /orders with the token to one worker.
-func decide(t *testing.T, p *filterProxy, worker int, token string) host.Decision {
+// decide sends GET /orders with the token to one worker of h.
+func decide(t *testing.T, h *host.Host, worker int, token string) host.Decision {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	d, err := p.Host.DoOn(ctx, worker, host.Request{Method: "GET", Path: "/orders/1", Authority: "api.example.com",
+	d, err := h.DoOn(ctx, worker, host.Request{Method: "GET", Path: "/orders/1", Authority: "api.example.com",
 		Headers: [][2]string{{"authorization", "Bearer " + token}}})
 	if err != nil {
 		t.Fatalf("worker %d: %v", worker, err)
@@ -56,7 +56,7 @@ func eventually(t *testing.T, p *filterProxy, token string, limit time.Duration)
 	t.Helper()
 	deadline := time.Now().Add(limit)
 	for i := 0; time.Now().Before(deadline); i++ {
-		if decide(t, p, i%p.Host.Workers(), token).Continue {
+		if decide(t, p.Host, i%p.Host.Workers(), token).Continue {
 			return true
 		}
 		time.Sleep(100 * time.Millisecond)
@@ -64,8 +64,9 @@ func eventually(t *testing.T, p *filterProxy, token string, limit time.Duration)
 	return false
 }
 
-func metric(p *filterProxy, name string) uint64 {
-	v, _ := p.Host.Metric(name)
+// metric is h's counter name, 0 when it is not defined yet.
+func metric(h *host.Host, name string) uint64 {
+	v, _ := h.Metric(name)
 	return v
 }
 
@@ -76,7 +77,7 @@ func TestASlowKeyServerBeyondTheTimeoutAnswers503ThenRecovers(t *testing.T) {
 	p := startFilterProxy(t, remoteKeysConfig(`"timeout_ms":300`), map[string]string{"idp": srv.URL})
 	tok := keysToken(key)
 
-	d := decide(t, p, 0, tok)
+	d := decide(t, p.Host, 0, tok)
 	if statusOf(d) != 503 {
 		t.Fatalf("while the key server is too slow: %d, want 503", statusOf(d))
 	}
@@ -85,7 +86,7 @@ func TestASlowKeyServerBeyondTheTimeoutAnswers503ThenRecovers(t *testing.T) {
 			t.Errorf("503 carries a challenge: %q", h[1])
 		}
 	}
-	if metric(p, "scopegate.jwks.fetch_failed") == 0 {
+	if metric(p.Host, "scopegate.jwks.fetch_failed") == 0 {
 		t.Error("fetch_failed is 0 after a timed-out fetch")
 	}
 	if len(p.logsContaining("fetching signing keys failed")) == 0 {
@@ -96,7 +97,7 @@ func TestASlowKeyServerBeyondTheTimeoutAnswers503ThenRecovers(t *testing.T) {
 	if !eventually(t, p, tok, 15*time.Second) {
 		t.Fatal("the filter did not recover once the key server answered in time")
 	}
-	if metric(p, "scopegate.jwks.fetch_ok") == 0 {
+	if metric(p.Host, "scopegate.jwks.fetch_ok") == 0 {
 		t.Error("fetch_ok is 0 after recovering")
 	}
 	p.requireClean(t)
@@ -110,7 +111,7 @@ func TestBadKeyDocumentsAnswer503ThenRecover(t *testing.T) {
 			srv.setMode(mode)
 			p := startFilterProxy(t, remoteKeysConfig(""), map[string]string{"idp": srv.URL})
 			tok := keysToken(key)
-			if got := statusOf(decide(t, p, 0, tok)); got != 503 {
+			if got := statusOf(decide(t, p.Host, 0, tok)); got != 503 {
 				t.Fatalf("status %d, want 503", got)
 			}
 			srv.setMode(idpOK)
@@ -127,13 +128,13 @@ func TestARotatedKeyIsFetchedOnItsUnknownKidThenRefetchesAreRateLimited(t *testi
 	next, third := base.WithKid("e2e-rot-2"), base.WithKid("e2e-rot-3")
 	srv := newFakeIdP(t, keysAuthority, filterIssuer, base)
 	p := startFilterProxy(t, remoteKeysConfig(""), map[string]string{"idp": srv.URL})
-	if got := statusOf(decide(t, p, 0, keysToken(base))); got != 200 {
+	if got := statusOf(decide(t, p.Host, 0, keysToken(base))); got != 200 {
 		t.Fatalf("the first key: %d", got)
 	}
 	before := srv.count(jwksPath)
 
 	srv.setKeys(base, next)
-	if got := statusOf(decide(t, p, 1, keysToken(next))); got != 200 {
+	if got := statusOf(decide(t, p.Host, 1, keysToken(next))); got != 200 {
 		t.Fatalf("a token of the rotated-in key: %d, want 200 after a refetch", got)
 	}
 	if got := srv.count(jwksPath); got != before+1 {
@@ -145,7 +146,7 @@ func TestARotatedKeyIsFetchedOnItsUnknownKidThenRefetchesAreRateLimited(t *testi
 	p.Host.Tick(context.Background())
 	srv.setKeys(base, next, third)
 	for w := 0; w < p.Host.Workers(); w++ {
-		if got := statusOf(decide(t, p, w, keysToken(third))); got != 401 {
+		if got := statusOf(decide(t, p.Host, w, keysToken(third))); got != 401 {
 			t.Errorf("worker %d: a second unknown kid within the interval: %d, want 401", w, got)
 		}
 	}
@@ -161,14 +162,14 @@ func TestWorkersShareOneFetch(t *testing.T) {
 	p := startFilterProxy(t, remoteKeysConfig(""), map[string]string{"idp": srv.URL}, func(c *host.Config) { c.Workers = 4 })
 	tok := keysToken(key)
 	for w := 0; w < 4; w++ {
-		if got := statusOf(decide(t, p, w, tok)); got != 200 {
+		if got := statusOf(decide(t, p.Host, w, tok)); got != 200 {
 			t.Fatalf("worker %d: %d", w, got)
 		}
 	}
 	if got := srv.count(jwksPath); got != 1 {
 		t.Errorf("4 workers made %d JWKS requests, want 1", got)
 	}
-	if got := metric(p, "scopegate.jwks.fetch_ok"); got != 1 {
+	if got := metric(p.Host, "scopegate.jwks.fetch_ok"); got != 1 {
 		t.Errorf("fetch_ok = %d, want 1", got)
 	}
 	p.requireClean(t)
@@ -182,7 +183,7 @@ func TestWorkersRefreshOncePerInterval(t *testing.T) {
 	tok := keysToken(key)
 	for time.Since(start) < 3500*time.Millisecond {
 		for w := 0; w < 4; w++ {
-			if got := statusOf(decide(t, p, w, tok)); got != 200 {
+			if got := statusOf(decide(t, p.Host, w, tok)); got != 200 {
 				t.Fatalf("worker %d: %d", w, got)
 			}
 		}
@@ -208,7 +209,7 @@ func TestDiscoveryInTheHost(t *testing.T) {
 	t.Run("a matching issuer leads to the JWKS and allows the token", func(t *testing.T) {
 		srv := newFakeIdP(t, keysAuthority, filterIssuer, key)
 		p := startFilterProxy(t, discoveryConfig(filterIssuer), map[string]string{"idp": srv.URL})
-		if got := statusOf(decide(t, p, 0, keysToken(key))); got != 200 {
+		if got := statusOf(decide(t, p.Host, 0, keysToken(key))); got != 200 {
 			t.Fatalf("status %d", got)
 		}
 		if srv.count(discoveryPath) != 1 || srv.count(jwksPath) != 1 {
@@ -219,7 +220,7 @@ func TestDiscoveryInTheHost(t *testing.T) {
 	t.Run("a document naming another issuer answers 503 and logs both", func(t *testing.T) {
 		srv := newFakeIdP(t, keysAuthority, "https://evil.example", key)
 		p := startFilterProxy(t, discoveryConfig(filterIssuer), map[string]string{"idp": srv.URL})
-		if got := statusOf(decide(t, p, 0, keysToken(key))); got != 503 {
+		if got := statusOf(decide(t, p.Host, 0, keysToken(key))); got != 503 {
 			t.Fatalf("status %d, want 503", got)
 		}
 		if len(p.logsContaining(`"https://evil.example" but the provider's issuer is "`+filterIssuer+`"`)) == 0 {

@@ -187,24 +187,24 @@ func TestRedTeamHostCryptoChecksTheKidsOwnKey(t *testing.T) {
 		{"ES256 signed by one key under another's kid", e2, "rt-e1"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			before := hostMetric(h, "scopegate.signature.host")
-			if status, body := decideOrders(t, h, c.signer.Sign(claims(), map[string]any{"kid": c.kid})); status != 401 {
-				t.Fatalf("status %d %s, want 401", status, body)
+			before := metric(h, "scopegate.signature.host")
+			if d := decide(t, h, 0, c.signer.Sign(claims(), map[string]any{"kid": c.kid})); statusOf(d) != 401 {
+				t.Fatalf("status %d %s, want 401", statusOf(d), d.Body)
 			}
-			if hostMetric(h, "scopegate.signature.host") == before {
+			if metric(h, "scopegate.signature.host") == before {
 				t.Fatal("the proxy's verify_signature was not asked")
 			}
 			t.Run("while its valid twin (its own kid) passes", func(t *testing.T) {
-				if status, body := decideOrders(t, h, c.signer.Sign(claims(), nil)); status != 200 {
-					t.Fatalf("status %d %s", status, body)
+				if d := decide(t, h, 0, c.signer.Sign(claims(), nil)); statusOf(d) != 200 {
+					t.Fatalf("status %d %s", statusOf(d), d.Body)
 				}
 			})
 		})
 	}
 	t.Run("a kid-less token is tried against each key of its type", func(t *testing.T) {
 		for _, k := range []*testjwt.Key{r2, e2} {
-			if status, body := decideOrders(t, h, k.Sign(claims(), map[string]any{"kid": nil})); status != 200 {
-				t.Fatalf("%s: status %d %s", k.Kid, status, body)
+			if d := decide(t, h, 0, k.Sign(claims(), map[string]any{"kid": nil})); statusOf(d) != 200 {
+				t.Fatalf("%s: status %d %s", k.Kid, statusOf(d), d.Body)
 			}
 		}
 	})

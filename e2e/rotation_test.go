@@ -63,7 +63,7 @@ func newRotationRig(t *testing.T, workers int, old *testjwt.Key) *rotationRig {
 	r.waitFetchesSettled(1)
 	r.tickAll()
 	for w := range workers {
-		if got := statusOf(decide(t, p, w, keysToken(old))); got != 200 {
+		if got := statusOf(decide(t, p.Host, w, keysToken(old))); got != 200 {
 			t.Fatalf("before the rotation, worker %d answered the old key's token %d", w, got)
 		}
 	}
@@ -89,7 +89,7 @@ func (r *rotationRig) tickAll() {
 func (r *rotationRig) waitFetchesSettled(n int) {
 	r.t.Helper()
 	waitUntil(r.t, fmt.Sprintf("%d settled fetches", n), func() bool {
-		settled := metric(r.p, "scopegate.jwks.fetch_ok") + metric(r.p, "scopegate.jwks.fetch_failed")
+		settled := metric(r.p.Host, "scopegate.jwks.fetch_ok") + metric(r.p.Host, "scopegate.jwks.fetch_failed")
 		return r.p.Host.CalloutsPending() == 0 && settled >= uint64(n)
 	})
 }
@@ -243,7 +243,7 @@ func TestAKeyRotationIsOneFetchPerProxyAndNoDenialOnAnyWorker(t *testing.T) {
 					// Every worker now holds the new set: the old key's tokens
 					// still pass (both keys are published), with no fetch.
 					for w := range workers {
-						if got := statusOf(decide(t, r.p, w, keysToken(old))); got != 200 {
+						if got := statusOf(decide(t, r.p.Host, w, keysToken(old))); got != 200 {
 							t.Errorf("worker %d: the old key's token after the rotation: %d", w, got)
 						}
 					}

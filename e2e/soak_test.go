@@ -72,7 +72,7 @@ func TestSoak(t *testing.T) {
 	}))
 	defer upstream.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	h, err := host.New(ctx, host.Config{Module: filterModule(t), PluginConfig: []byte(cfg), Upstream: upstream.URL, Workers: 2, Log: discard{}})
+	h, err := host.New(ctx, host.Config{Module: filterModule(t), PluginConfig: []byte(cfg), Upstream: upstream.URL, Workers: 2, Log: io.Discard})
 	cancel()
 	if err != nil {
 		t.Fatalf("host.New: %v", err)

@@ -301,11 +301,17 @@ func DefaultCompilationCacheDir() string {
 	return filepath.Join(base, "scopegate", "wazero")
 }
 
+// ErrConfigureRejected is wrapped by New's error when the module's
+// proxy_on_configure returned false: the plugin refused its configuration
+// (the module has usually logged why), as opposed to failing to load or
+// trapping.
+var ErrConfigureRejected = errors.New("proxy_on_configure returned false (Envoy rejects the plugin configuration)")
+
 // New compiles the module (through the compilation cache), runs the canary
 // VM (_initialize, root context, on_vm_start, on_configure, then discarded)
 // and starts the worker VMs the same way. It fails with an error naming any
 // import Envoy does not provide, any rule violation during loading, a trap,
-// or on_vm_start / on_configure returning false.
+// or on_vm_start / on_configure returning false (ErrConfigureRejected).
 func New(ctx context.Context, cfg Config) (*Host, error) {
 	if cfg.PluginName == "" {
 		cfg.PluginName = "scopegate"

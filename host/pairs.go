@@ -15,8 +15,8 @@ const (
 // errPairsTooLarge reports a serialized map beyond Envoy's limits.
 var errPairsTooLarge = errors.New("header map over 1024 pairs or 1 MiB")
 
-// encodedPairsSize is the length of encodePairs(pairs), computed without
-// encoding: 0 for an empty map.
+// encodedPairsSize is the length of pairs serialized by encodePairsInto,
+// computed without encoding: 0 for an empty map.
 func encodedPairsSize(pairs [][2]string) int {
 	if len(pairs) == 0 {
 		return 0
@@ -28,21 +28,10 @@ func encodedPairsSize(pairs [][2]string) int {
 	return size
 }
 
-// encodePairs serializes a header map the proxy-wasm way: a little-endian u32
-// count, then (key length, value length) per pair, then every key and value
-// each followed by a NUL byte.
-func encodePairs(pairs [][2]string) []byte {
-	size := encodedPairsSize(pairs)
-	if size == 0 {
-		return nil
-	}
-	out := make([]byte, size)
-	encodePairsInto(out, pairs)
-	return out
-}
-
-// encodePairsInto serializes pairs into out, which holds exactly
-// encodedPairsSize(pairs) bytes.
+// encodePairsInto serializes a header map the proxy-wasm way into out, which
+// holds exactly encodedPairsSize(pairs) bytes: a little-endian u32 count,
+// then (key length, value length) per pair, then every key and value each
+// followed by a NUL byte.
 func encodePairsInto(out []byte, pairs [][2]string) {
 	binary.LittleEndian.PutUint32(out, uint32(len(pairs)))
 	off := 4

@@ -2,6 +2,7 @@ package host
 
 import (
 	"context"
+	"errors"
 	"os"
 	"strings"
 	"testing"
@@ -40,7 +41,7 @@ func TestLoadRejectsProxyCallsDuringInitialize(t *testing.T) {
 
 func TestLoadRejectsFailingOnConfigure(t *testing.T) {
 	_, err := New(context.Background(), Config{Module: buildGuest(t, "pass"), PluginConfig: []byte("reject"), Log: testLog(t)})
-	if err == nil || !strings.Contains(err.Error(), "proxy_on_configure returned false") {
+	if !errors.Is(err, ErrConfigureRejected) || !strings.Contains(err.Error(), "proxy_on_configure returned false") {
 		t.Fatalf("err = %v, want on_configure rejection", err)
 	}
 }

@@ -10,6 +10,18 @@ import (
 	"testing"
 )
 
+// encodePairs serializes a header map as the host hands one to a guest
+// (encodePairsInto into a buffer of its own); nil for an empty map.
+func encodePairs(pairs [][2]string) []byte {
+	size := encodedPairsSize(pairs)
+	if size == 0 {
+		return nil
+	}
+	out := make([]byte, size)
+	encodePairsInto(out, pairs)
+	return out
+}
+
 func TestHeaderMapSerialization(t *testing.T) {
 	t.Run("a map survives encoding and decoding", func(t *testing.T) {
 		in := [][2]string{{":path", "/a"}, {"x", ""}, {"", "v"}, {"k", "multi\x00byte"}}
@@ -277,5 +289,18 @@ func TestReplaceHeaderKeepsOneValue(t *testing.T) {
 	want = append(want, [2]string{"x-new", "v"})
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("replace absent: %v, want %v", got, want)
+	}
+}
+
+// A call with more arguments than the reused stack holds is refused, not
+// truncated to its first eight.
+func TestCallRefusesMoreArgumentsThanTheStackHolds(t *testing.T) {
+	var v vm
+	args := make([]uint64, len(v.callStack)+1)
+	if _, err := v.call("proxy_on_request_headers", args...); err == nil || !strings.Contains(err.Error(), "9 arguments") {
+		t.Fatalf("call with %d arguments: err = %v", len(args), err)
+	}
+	if _, err := v.call("proxy_on_request_headers", args[:len(v.callStack)]...); err != nil {
+		t.Fatalf("call with %d arguments (a missing export): err = %v", len(v.callStack), err)
 	}
 }

@@ -150,7 +150,8 @@ func (h *Host) startVM(ctx context.Context, name string) (*vm, error) {
 			return fail("proxy_on_configure", err)
 		}
 		if r == 0 {
-			return fail("proxy_on_configure returned false (Envoy rejects the plugin configuration)", nil)
+			v.closeLocked(ctx)
+			return nil, ErrConfigureRejected
 		}
 	}
 	return v, nil
@@ -168,8 +169,12 @@ var errVMFailed = errors.New("wasm VM failed (trapped earlier)")
 // call invokes a guest export; v.mu must be held. A missing export returns
 // 0. A trap fails the VM (closed) and is reported. Exports do not nest (the
 // allocator, which runs inside host calls, has its own stack), so one
-// reused stack serves every call.
+// reused stack serves every call; more arguments than it holds is a host
+// bug, reported rather than truncated.
 func (v *vm) call(name string, args ...uint64) (uint64, error) {
+	if len(args) > len(v.callStack) {
+		return 0, fmt.Errorf("%s: %d arguments, but the call stack holds %d", name, len(args), len(v.callStack))
+	}
 	if v.failed || v.closed {
 		return 0, errVMFailed
 	}

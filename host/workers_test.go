@@ -186,10 +186,14 @@ func TestCalloutsPendingCountsUntilTheAnswerIsDelivered(t *testing.T) {
 	}))
 	defer backend.Close()
 	h := newTestHost(t, "pass", func(c *Config) { c.Clusters = map[string]string{"backend": backend.URL} })
-	done := make(chan Decision, 1)
+	type result struct {
+		d   Decision
+		err error
+	}
+	done := make(chan result, 1)
 	go func() {
-		d, _ := h.Do(context.Background(), Request{Path: "/", Headers: [][2]string{{"x-callout", "backend"}}})
-		done <- d
+		d, err := h.Do(context.Background(), Request{Path: "/", Headers: [][2]string{{"x-callout", "backend"}}})
+		done <- result{d, err}
 	}()
 	deadline := time.Now().Add(10 * time.Second)
 	for h.CalloutsPending() != 1 || h.Paused() != 1 {
@@ -199,9 +203,13 @@ func TestCalloutsPendingCountsUntilTheAnswerIsDelivered(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	close(release)
-	d := <-done
-	if d.Status != 200 && !d.Continue {
-		t.Fatalf("decision after the callout: %+v", d)
+	// The pass guest resumes the request with the callout's answer in its headers.
+	r := <-done
+	if r.err != nil {
+		t.Fatalf("the request failed after the callout: %v", r.err)
+	}
+	if !r.d.Continue || header(r.d.Headers, "x-callout-status") != "200" || header(r.d.Headers, "x-callout-body") != "ok" {
+		t.Fatalf("decision after the callout: %+v, want the request continued with x-callout-status 200 and x-callout-body ok", r.d)
 	}
 	for h.CalloutsPending() != 0 {
 		if time.Now().After(deadline) {

@@ -21,7 +21,6 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/url"
@@ -42,8 +41,7 @@ var keyAlgs = []string{"ES256", "ES384", "ES512", "EdDSA", "RS256", "PS256"}
 
 // run parses the flags and prints one proof (or the key's thumbprint).
 func run(_ context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("dpop", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := cli.Flags("dpop", "dpop makes one DPoP proof (RFC 9449) for one request, signed with the key in\n-key (created when missing), or prints the key's thumbprint.\n\nUsage:\n  dpop [-key dpop-key.pem] -url https://host/path [-method GET] [-token TOKEN] [-nonce NONCE]\n  dpop [-key dpop-key.pem] -thumbprint", stderr)
 	keyFile := fs.String("key", "dpop-key.pem", "private key (PKCS#8 PEM); created when missing")
 	alg := fs.String("alg", "", "proof algorithm: ES256 (default for a new key), ES384, ES512, EdDSA, RS256 or PS256; must fit the key")
 	method := fs.String("method", "GET", "htm: the HTTP method of the request the proof is for")
@@ -51,11 +49,8 @@ func run(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	token := fs.String("token", "", "the access token the request carries (sets ath); empty for a token request")
 	nonce := fs.String("nonce", "", "the server's nonce (from a DPoP-Nonce header)")
 	thumbprint := fs.Bool("thumbprint", false, "print the key's JWK SHA-256 thumbprint (cnf.jkt) instead of a proof")
-	if err := fs.Parse(args); err != nil {
+	if err := cli.Parse(fs, args, stdout); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	if !*thumbprint {
 		u, err := url.Parse(*target)

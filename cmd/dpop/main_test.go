@@ -2,14 +2,13 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"io"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/scopegate/scopegate/internal/cli/clitest"
 	"github.com/scopegate/scopegate/jwt"
 )
 
@@ -72,12 +71,6 @@ func TestDPoPCommand(t *testing.T) {
 			}
 		})
 	}
-	t.Run("-h is flag.ErrHelp and documents the flags", func(t *testing.T) {
-		var usage strings.Builder
-		if err := run(context.Background(), []string{"-h"}, io.Discard, &usage); !errors.Is(err, flag.ErrHelp) || !strings.Contains(usage.String(), "-token") {
-			t.Fatalf("run(-h) = %v, usage %q", err, usage.String())
-		}
-	})
 	bad := []struct {
 		name string
 		args []string
@@ -97,4 +90,10 @@ func TestDPoPCommand(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestDPoPHelpAndVersion(t *testing.T) {
+	clitest.HelpAndVersion(t, "dpop", "token", func(args []string, stdout, stderr io.Writer) error {
+		return run(context.Background(), args, stdout, stderr)
+	})
 }

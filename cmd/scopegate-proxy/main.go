@@ -159,7 +159,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	h, err := host.New(ctx, cfg)
 	if err != nil {
-		if readErr != nil && strings.Contains(err.Error(), "proxy_on_configure") {
+		if readErr != nil && errors.Is(err, host.ErrConfigureRejected) {
 			return fmt.Errorf("%v (the module rejected the configuration: %w)", readErr, err)
 		}
 		return err

@@ -1,5 +1,5 @@
 // Package cli holds the process wiring shared by scopegate's commands
-// (demo, devidp, echo, scopegate-proxy, scopegate-oci), so each main is only
+// (demo, devidp, dpop, echo, scopegate-proxy, scopegate-oci), so each main is only
 // its run function and they all parse flags, print help and the version,
 // report and exit the same way.
 package cli

@@ -59,7 +59,7 @@ func TestTheVersionIsTheSameEverywhere(t *testing.T) {
 	images := regexp.MustCompile(`ghcr\.io/scopegate/scopegate:(\d+\.\d+\.\d+(?:-[0-9A-Za-z.]+)?)`)
 	modules := regexp.MustCompile(`/scopegate/(\d+\.\d+\.\d+[^/]*)/scopegate\.wasm`)
 	configured := regexp.MustCompile(`scopegate (\d+\.\d+\.\d+\S*) configured`)
-	var seen int
+	var seen, quoted int
 	for _, f := range shippedFiles(t) {
 		text := repoFile(t, f)
 		for _, re := range []*regexp.Regexp{images, modules} {
@@ -71,6 +71,7 @@ func TestTheVersionIsTheSameEverywhere(t *testing.T) {
 			}
 		}
 		for _, m := range configured.FindAllStringSubmatch(text, -1) {
+			quoted++
 			if m[1] != Version {
 				t.Errorf("%s quotes %q, but the filter logs version %s", f, m[0], Version)
 			}
@@ -78,5 +79,8 @@ func TestTheVersionIsTheSameEverywhere(t *testing.T) {
 	}
 	if seen == 0 {
 		t.Fatal("no image reference found in the shipped files; is the test reading the right ones?")
+	}
+	if quoted == 0 {
+		t.Fatal(`no shipped file quotes the "scopegate <version> configured" log line; is the test reading the right ones, or did its wording change?`)
 	}
 }
