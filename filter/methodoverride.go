@@ -61,7 +61,7 @@ func (c *Config) methodOverrideDiffers(r *request, target string, req *Requireme
 // which this leaves alone when it is already "_method".
 func phpParamName(k string) string {
 	k = strings.TrimLeft(k, " ")
-	if strings.IndexAny(k, " .[") < 0 {
+	if !strings.ContainsAny(k, " .[") {
 		return k
 	}
 	return strings.Map(func(r rune) rune {
